@@ -1,0 +1,146 @@
+//! Asks ENS where to upload and prints the answer as one JSON object.
+//!
+//! ```text
+//! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
+//! ```
+//!
+//! Credentials come from the default chain (environment, credentials file,
+//! `~/.aliyun/config.json`). With `--emulator`, or when no endpoint was given
+//! and the chain finds nothing, it starts the bundled emulator in-process and
+//! asks it instead (build with `--features emulator`).
+//!
+//! Exit status: 0 on success, 1 on an error (printed on stderr), 2 on a usage error.
+
+use ens_upload::{Client, Credentials, Error, PrepareUploadRequest};
+
+struct Args {
+    bucket: String,
+    client_ip: Option<String>,
+    endpoint: Option<String>,
+    profile: Option<String>,
+    emulator: bool,
+}
+
+const USAGE: &str =
+    "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let (mut bucket, mut client_ip, mut endpoint, mut profile, mut emulator) =
+        (None, None, None, None, false);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--bucket" => bucket = Some(value("--bucket")?),
+            "--client-ip" => client_ip = Some(value("--client-ip")?),
+            "--endpoint" => endpoint = Some(value("--endpoint")?),
+            "--profile" => profile = Some(value("--profile")?),
+            "--emulator" => emulator = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let bucket = bucket.ok_or("--bucket is required")?;
+    if emulator && endpoint.is_some() {
+        return Err("--emulator and --endpoint exclude each other".into());
+    }
+    Ok(Args {
+        bucket,
+        client_ip,
+        endpoint,
+        profile,
+        emulator,
+    })
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(problem) => {
+            if problem.is_empty() {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            eprintln!("prepare_upload: {problem}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("prepare_upload: {e}");
+        if let Some(api) = e.api() {
+            eprintln!("  code:       {}", api.code);
+            eprintln!("  message:    {}", api.message);
+            eprintln!("  request id: {}", api.request_id);
+        }
+        std::process::exit(if matches!(e, Error::Config { .. }) { 2 } else { 1 });
+    }
+}
+
+fn run(args: &Args) -> Result<(), Error> {
+    let chain = || match &args.profile {
+        Some(p) => Credentials::from_profile(p),
+        None => Credentials::from_default_chain(),
+    };
+    // Keeps the emulator alive until the call is done.
+    let mut _emulator = None;
+    let mut builder = Client::builder();
+    let credentials = if args.emulator {
+        let (emu, creds) = start_emulator()?;
+        builder = builder.endpoint(emu.0.clone());
+        _emulator = Some(emu);
+        creds
+    } else {
+        match (chain(), &args.endpoint) {
+            (Ok(c), _) => c,
+            (Err(e @ Error::NoCredentials { .. }), None) => {
+                eprintln!("prepare_upload: {e}");
+                eprintln!("prepare_upload: no cloud credentials, so asking the bundled emulator instead");
+                let (emu, creds) = start_emulator()?;
+                builder = builder.endpoint(emu.0.clone());
+                _emulator = Some(emu);
+                creds
+            }
+            (Err(e), _) => return Err(e),
+        }
+    };
+    if let Some(url) = &args.endpoint {
+        builder = builder.endpoint(url.clone());
+    }
+    let client = builder.credentials(credentials).build()?;
+
+    let mut request = PrepareUploadRequest::new(args.bucket.clone());
+    if let Some(ip) = &args.client_ip {
+        request = request.client_ip(ip.clone());
+    }
+    let out = client.prepare_upload(&request)?;
+    let json = serde_json::json!({
+        "RequestId": out.request_id,
+        "BucketName": out.bucket_name,
+        "Endpoint": out.endpoint,
+    });
+    println!("{json}");
+    Ok(())
+}
+
+#[cfg(feature = "emulator")]
+type RunningEmulator = (String, ens_upload::emulator::Emulator);
+#[cfg(not(feature = "emulator"))]
+type RunningEmulator = (String, ());
+
+#[cfg(feature = "emulator")]
+fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
+    let emu = ens_upload::emulator::Emulator::start().map_err(|e| Error::Transport {
+        kind: ens_upload::TransportKind::Io,
+        message: format!("cannot start the emulator: {e}"),
+    })?;
+    let creds = emu.credentials();
+    eprintln!("prepare_upload: using the bundled emulator at {}", emu.endpoint());
+    Ok(((emu.endpoint(), emu), creds))
+}
+
+#[cfg(not(feature = "emulator"))]
+fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
+    Err(Error::Config {
+        reason: "this build has no emulator; run with --features emulator".into(),
+    })
+}

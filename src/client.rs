@@ -1,0 +1,682 @@
+//! The blocking client: one builder, one shared connection pool, one call path.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::credentials::Credentials;
+use crate::endpoint::Endpoint;
+use crate::error::{ApiError, Error, Result, SignatureDiagnosis, TransportKind};
+use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
+use crate::sign;
+
+/// The ENS API version this client speaks.
+pub const API_VERSION: &str = "2017-11-10";
+/// The endpoint used when none is set.
+pub const DEFAULT_ENDPOINT: &str = "https://ens.aliyuncs.com";
+/// The largest response body accepted, in bytes.
+pub const MAX_RESPONSE_BYTES: u64 = 1 << 20;
+/// `User-Agent` sent with every request.
+pub const USER_AGENT: &str = concat!("ens-upload/", env!("CARGO_PKG_VERSION"), " (Rust)");
+
+/// Parameters the client sets itself; `call` refuses them from callers.
+const RESERVED_PARAMS: &[&str] = &[
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "Timestamp",
+    "SecurityToken",
+    "Signature",
+];
+
+/// How the client picks an HTTP proxy.
+#[derive(Clone, PartialEq, Eq)]
+enum ProxySetting {
+    /// `HTTPS_PROXY` / `HTTP_PROXY` (by the endpoint's scheme), minus `NO_PROXY`.
+    FromEnv,
+    /// Never use a proxy.
+    Off,
+    /// This proxy URL.
+    Url(String),
+}
+
+/// Which root certificates verify the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CaSetting {
+    /// The bundled Mozilla roots.
+    Bundled,
+    /// The bundled roots plus the certificates of a PEM file.
+    BundledAnd(PathBuf),
+    /// Only the certificates of a PEM file.
+    Only(PathBuf),
+}
+
+/// Builds a [`Client`]; see [`Client::builder`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    endpoint: String,
+    credentials: Option<Credentials>,
+    profile: Option<String>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    call_timeout: Duration,
+    proxy: ProxySetting,
+    ca: CaSetting,
+    max_idle_connections: usize,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy = match &self.proxy {
+            ProxySetting::FromEnv => "from environment".to_owned(),
+            ProxySetting::Off => "off".to_owned(),
+            ProxySetting::Url(u) => redact_userinfo(u),
+        };
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("profile", &self.profile)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("call_timeout", &self.call_timeout)
+            .field("proxy", &proxy)
+            .field("ca", &self.ca)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            credentials: None,
+            profile: None,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            proxy: ProxySetting::FromEnv,
+            ca: CaSetting::Bundled,
+            max_idle_connections: 8,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API endpoint, `http(s)://host[:port]` (default `https://ens.aliyuncs.com`).
+    /// Plain `http` is allowed, for emulators and TLS-terminating proxies.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = url.into();
+        self
+    }
+
+    /// The credentials to sign with. Without this, `build()` runs the default
+    /// chain ([`Credentials::from_default_chain`]).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// When no credentials are given: the profile the default chain reads
+    /// from the credentials file and `config.json`.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Time allowed to resolve and connect, TLS included (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed to wait for the response headers, and again for its
+    /// body (default 10 s).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Overall limit for one call, from connecting to the last body byte
+    /// (default 30 s).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Sends every request through this HTTP proxy (`http://[user:pass@]host:port`),
+    /// ignoring the environment.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Never uses a proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
+        self
+    }
+
+    /// Trusts the certificates in this PEM file besides the bundled roots
+    /// (e.g. a corporate TLS-inspecting proxy's CA).
+    pub fn add_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = CaSetting::BundledAnd(path.into());
+        self
+    }
+
+    /// Trusts only the certificates in this PEM file, not the bundled roots.
+    pub fn ca_file_only(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = CaSetting::Only(path.into());
+        self
+    }
+
+    /// How many idle keep-alive connections the pool keeps (default 8).
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle_connections = n;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// Fails on an invalid endpoint URL, proxy URL or CA file, and when no
+    /// credentials were given and the default chain finds none.
+    pub fn build(self) -> Result<Client> {
+        let endpoint = Endpoint::parse(&self.endpoint)?;
+        let credentials = match self.credentials.clone() {
+            Some(c) => c,
+            None => match &self.profile {
+                Some(p) => Credentials::from_profile(p)?,
+                None => Credentials::from_default_chain()?,
+            },
+        };
+        credentials.validate()?;
+        for (name, d) in [
+            ("connect timeout", self.connect_timeout),
+            ("read timeout", self.read_timeout),
+            ("call timeout", self.call_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::config(format!("{name} must be above zero")));
+            }
+        }
+
+        let proxy = match &self.proxy {
+            ProxySetting::Off => None,
+            ProxySetting::Url(url) => Some(parse_proxy(url)?),
+            ProxySetting::FromEnv => proxy_from_env(&endpoint, &|k| std::env::var(k).ok())?,
+        };
+
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(USER_AGENT)
+            .accept("application/json")
+            .accept_encoding("identity")
+            .timeout_resolve(Some(self.connect_timeout))
+            .timeout_connect(Some(self.connect_timeout))
+            .timeout_recv_response(Some(self.read_timeout))
+            .timeout_recv_body(Some(self.read_timeout))
+            .timeout_global(Some(self.call_timeout))
+            .max_idle_connections(self.max_idle_connections)
+            .max_idle_connections_per_host(self.max_idle_connections)
+            .proxy(proxy);
+        let config = crate::tls::apply(config, &endpoint, self.ca_choice())?.build();
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent: config.new_agent(),
+                endpoint,
+                credentials,
+            }),
+        })
+    }
+
+    fn ca_choice(&self) -> crate::tls::CaChoice<'_> {
+        match &self.ca {
+            CaSetting::Bundled => crate::tls::CaChoice::Bundled,
+            CaSetting::BundledAnd(p) => crate::tls::CaChoice::BundledAnd(p),
+            CaSetting::Only(p) => crate::tls::CaChoice::Only(p),
+        }
+    }
+}
+
+/// A blocking ENS client. Cheap to clone (one `Arc`), `Send + Sync`, and
+/// reusing keep-alive connections across clones and threads.
+///
+/// ```no_run
+/// use ens_upload::{Client, Credentials, PrepareUploadRequest};
+/// let client = Client::builder()
+///     .credentials(Credentials::access_key("LTAI...", "secret"))
+///     .build()?;
+/// let out = client.prepare_upload(&PrepareUploadRequest::new("test").client_ip("180.166.1.2"))?;
+/// println!("{} {} {}", out.request_id, out.bucket_name, out.endpoint);
+/// # Ok::<(), ens_upload::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    endpoint: Endpoint,
+    credentials: Credentials,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .field("credentials", &self.inner.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder with the defaults: `https://ens.aliyuncs.com`, credentials
+    /// from the default chain, connect 5 s, read 10 s, call 30 s, proxy from
+    /// the environment, bundled root certificates.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The endpoint this client sends to, e.g. `https://ens.aliyuncs.com`.
+    pub fn endpoint(&self) -> &str {
+        self.inner.endpoint.as_str()
+    }
+
+    /// The credentials this client signs with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+
+    /// Asks ENS where to upload (`PrepareUpload`).
+    ///
+    /// The request is checked first ([`PrepareUploadRequest::validate`]); bad
+    /// input is an [`Error::InvalidInput`] and nothing is sent.
+    pub fn prepare_upload(&self, request: &PrepareUploadRequest) -> Result<PrepareUploadResponse> {
+        request.validate()?;
+        let response: PrepareUploadResponse = self.call_typed("PrepareUpload", &request.params())?;
+        Ok(response)
+    }
+
+    /// Signs and sends any ENS 2017-11-10 RPC action and returns its JSON
+    /// answer. `params` are the action's own parameters; the client adds
+    /// the common ones (`Action`, `Version`, `Timestamp`, `Signature`...)
+    /// and refuses them from the caller.
+    pub fn call<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        action: &str,
+        params: &[(K, V)],
+    ) -> Result<serde_json::Value> {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        self.call_typed(action, &params)
+    }
+
+    fn call_typed<T: DeserializeOwned>(&self, action: &str, params: &[(&str, &str)]) -> Result<T> {
+        check_call_params(action, params)?;
+        let (status, body) = self.send(action, params)?;
+        serde_json::from_slice(&body).map_err(|e| decode_error(status, &body, &e.to_string()))
+    }
+
+    /// Sends one signed request; returns the status and body of a 2xx answer.
+    fn send(&self, action: &str, params: &[(&str, &str)]) -> Result<(u16, Vec<u8>)> {
+        let inner = &*self.inner;
+        let creds = &inner.credentials;
+        let timestamp = sign::timestamp_now();
+        let nonce = sign::new_nonce();
+
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 10);
+        all.extend_from_slice(&[
+            ("Action", action),
+            ("Version", API_VERSION),
+            ("Format", "JSON"),
+            ("AccessKeyId", creds.access_key_id()),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureVersion", "1.0"),
+            ("SignatureNonce", nonce.as_str()),
+            ("Timestamp", timestamp.as_str()),
+        ]);
+        all.extend_from_slice(params);
+        if let Some(token) = creds.security_token() {
+            all.push(("SecurityToken", token));
+        }
+        let signed = sign::rpc_v1("POST", &all, creds.secret());
+
+        let mut url = String::with_capacity(inner.endpoint.as_str().len() + 2 + signed.canonical_query.len() + 40);
+        url.push_str(inner.endpoint.as_str());
+        url.push_str("/?");
+        url.push_str(&signed.signed_query());
+
+        let response = inner
+            .agent
+            .post(&url)
+            .header("x-acs-action", action)
+            .header("x-acs-version", API_VERSION)
+            .send(&[][..])
+            .map_err(transport_error)?;
+
+        let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Err(Error::Redirect { status, location });
+        }
+        let body = read_body(response, status)?;
+        if (200..300).contains(&status) {
+            return Ok((status, body));
+        }
+        Err(api_error(status, &body, &signed.string_to_sign))
+    }
+}
+
+/// Refuses what the client sets itself and what cannot be a parameter name.
+fn check_call_params(action: &str, params: &[(&str, &str)]) -> Result<()> {
+    if action.is_empty() || !action.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::invalid_input(
+            "Action",
+            "must be a non-empty ASCII alphanumeric API name",
+        ));
+    }
+    for (k, _) in params {
+        if k.is_empty() || k.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                "parameter name",
+                format!("{k:?} is empty or has control characters"),
+            ));
+        }
+        if RESERVED_PARAMS.contains(k) {
+            return Err(Error::invalid_input(
+                *k,
+                "is set by the client itself and cannot be passed as a parameter",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_body(mut response: ureq::http::Response<ureq::Body>, status: u16) -> Result<Vec<u8>> {
+    match response
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+    {
+        Ok(b) => Ok(b),
+        Err(ureq::Error::BodyExceedsLimit(_)) => Err(Error::ResponseTooLarge {
+            status,
+            limit: MAX_RESPONSE_BYTES,
+        }),
+        Err(e) => Err(transport_error(e)),
+    }
+}
+
+/// An error for a body that is not what the API sends.
+fn decode_error(status: u16, body: &[u8], reason: &str) -> Error {
+    const PREFIX: usize = 256;
+    let prefix = &body[..body.len().min(PREFIX)];
+    Error::Decode {
+        status,
+        reason: reason.to_owned(),
+        body_prefix: String::from_utf8_lossy(prefix).into_owned(),
+    }
+}
+
+/// Turns a non-2xx answer into an [`ApiError`], or a decode error when the
+/// body is not the API's JSON error shape.
+fn api_error(status: u16, body: &[u8], our_string_to_sign: &str) -> Error {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(rename = "Code")]
+        code: Option<String>,
+        #[serde(rename = "Message", default)]
+        message: Option<String>,
+        #[serde(rename = "RequestId", default)]
+        request_id: Option<String>,
+        #[serde(rename = "HostId", default)]
+        host_id: Option<String>,
+        #[serde(rename = "Recommend", default)]
+        recommend: Option<String>,
+    }
+    let parsed: Body = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return decode_error(
+                status,
+                body,
+                &format!("not the API's JSON error shape: {e}"),
+            )
+        }
+    };
+    let Some(code) = parsed.code.filter(|c| !c.is_empty()) else {
+        return decode_error(status, body, "error response without a Code");
+    };
+    let message = parsed.message.unwrap_or_default();
+    let signature_diagnosis = (code == "SignatureDoesNotMatch")
+        .then(|| diagnose_signature(&message, our_string_to_sign));
+    Error::from(ApiError {
+        http_status: status,
+        message: redact_security_token(&message),
+        code,
+        request_id: parsed.request_id.unwrap_or_default(),
+        host_id: parsed.host_id.unwrap_or_default(),
+        recommend: parsed.recommend.unwrap_or_default(),
+        signature_diagnosis,
+    })
+}
+
+/// Compares the server's string to sign (after the last `:` of its message,
+/// as the official SDKs read it) with ours.
+fn diagnose_signature(message: &str, ours: &str) -> SignatureDiagnosis {
+    let server = match message.rsplit_once(':') {
+        Some((_, s)) if s.trim().contains("&%2F&") => s.trim(),
+        _ => return SignatureDiagnosis::ServerStringUnknown,
+    };
+    if server == ours {
+        SignatureDiagnosis::WrongSecret
+    } else {
+        SignatureDiagnosis::CanonicalizationDiffers {
+            client: redact_security_token(ours),
+            server: redact_security_token(server),
+        }
+    }
+}
+
+/// Replaces the value of `SecurityToken` in a string to sign (where it is
+/// `SecurityToken%3D<value>%26`) so an error never carries the token.
+pub(crate) fn redact_security_token(s: &str) -> String {
+    const KEY: &str = "SecurityToken%3D";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find(KEY) {
+        let after = pos + KEY.len();
+        out.push_str(&rest[..after]);
+        out.push_str("<redacted>");
+        let tail = &rest[after..];
+        let end = tail.find("%26").unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Maps ureq's errors onto [`TransportKind`]s. Messages never include the
+/// URL (it carries the signature and any security token).
+fn transport_error(e: ureq::Error) -> Error {
+    use ureq::Error as U;
+    let (kind, message) = match e {
+        U::Timeout(t) => (TransportKind::Timeout, format!("{t} timeout expired")),
+        U::HostNotFound => (TransportKind::Dns, "host name not found".to_owned()),
+        U::ConnectionFailed => (TransportKind::Connect, "connection failed".to_owned()),
+        U::Io(io) => (io_kind(&io), io.to_string()),
+        U::Protocol(p) => (TransportKind::Protocol, p.to_string()),
+        U::Tls(msg) => (TransportKind::Tls, msg.to_owned()),
+        #[cfg(feature = "rustls")]
+        U::Rustls(r) => (TransportKind::Tls, r.to_string()),
+        U::Pem(p) => (TransportKind::Tls, format!("PEM: {p}")),
+        U::InvalidProxyUrl => return Error::config("invalid proxy URL"),
+        U::BadUri(_) => return Error::config("the request URL is invalid"),
+        U::Http(h) => (TransportKind::Protocol, h.to_string()),
+        other => (TransportKind::Io, other.to_string()),
+    };
+    Error::Transport { kind, message }
+}
+
+fn io_kind(e: &io::Error) -> TransportKind {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut | K::WouldBlock => TransportKind::Timeout,
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::AddrNotAvailable
+        | K::BrokenPipe
+        | K::UnexpectedEof
+        | K::HostUnreachable
+        | K::NetworkUnreachable => TransportKind::Connect,
+        _ => TransportKind::Io,
+    }
+}
+
+fn parse_proxy(url: &str) -> Result<ureq::Proxy> {
+    ureq::Proxy::new(url).map_err(|_| {
+        Error::config(format!(
+            "proxy URL {:?} is invalid (expected http://[user:pass@]host:port)",
+            redact_userinfo(url)
+        ))
+    })
+}
+
+/// The proxy the environment asks for this endpoint: `HTTPS_PROXY` (https)
+/// or `HTTP_PROXY` (http), lowercase names too, unless `NO_PROXY` matches the
+/// host. Loopback endpoints never go through a proxy.
+pub(crate) fn proxy_from_env(
+    endpoint: &Endpoint,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ureq::Proxy>> {
+    let get = |upper: &str| {
+        var(upper)
+            .or_else(|| var(&upper.to_ascii_lowercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let name = if endpoint.is_https() {
+        "HTTPS_PROXY"
+    } else {
+        "HTTP_PROXY"
+    };
+    let Some(url) = get(name) else {
+        return Ok(None);
+    };
+    if endpoint.is_loopback() {
+        return Ok(None);
+    }
+    if let Some(list) = get("NO_PROXY") {
+        if no_proxy_matches(&list, endpoint.host()) {
+            return Ok(None);
+        }
+    }
+    parse_proxy(url.trim()).map(Some).map_err(|_| {
+        Error::config(format!(
+            "{name} is not a valid proxy URL: {:?}",
+            redact_userinfo(&url)
+        ))
+    })
+}
+
+/// `NO_PROXY` rules as curl reads them: `*`, exact hosts, and domain
+/// suffixes with or without a leading dot; ports are ignored.
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        let entry = entry.trim_start_matches('*');
+        let entry = entry.trim_start_matches('.');
+        // Drop a port, but not the colons of a bare IPv6 address.
+        let entry = match entry.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => entry,
+        };
+        let entry = entry.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        host == entry || host.ends_with(&format!(".{entry}"))
+    })
+}
+
+/// `scheme://user:pass@host` → `scheme://***@host`, for messages.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_rules() {
+        assert!(no_proxy_matches("*", "ens.aliyuncs.com"));
+        assert!(no_proxy_matches("aliyuncs.com", "ens.aliyuncs.com"));
+        assert!(no_proxy_matches(".aliyuncs.com", "ens.aliyuncs.com"));
+        assert!(no_proxy_matches("foo, ens.aliyuncs.com:443", "ens.aliyuncs.com"));
+        assert!(!no_proxy_matches("cs.com", "ens.aliyuncs.com"));
+        assert!(no_proxy_matches("::1", "[::1]"));
+        assert!(!no_proxy_matches("", "ens.aliyuncs.com"));
+    }
+
+    #[test]
+    fn env_proxy_by_scheme_and_no_proxy() {
+        let https = Endpoint::parse("https://ens.aliyuncs.com").unwrap();
+        let http = Endpoint::parse("http://10.0.0.1:8080").unwrap();
+        let env = |k: &str| match k {
+            "HTTPS_PROXY" => Some("http://proxy:3128".to_owned()),
+            "no_proxy" => Some("10.0.0.1".to_owned()),
+            _ => None,
+        };
+        let p = proxy_from_env(&https, &env).unwrap().unwrap();
+        assert_eq!((p.host(), p.port()), ("proxy", 3128));
+        assert!(proxy_from_env(&http, &env).unwrap().is_none());
+        let local = Endpoint::parse("https://127.0.0.1:9").unwrap();
+        assert!(proxy_from_env(&local, &env).unwrap().is_none());
+        let bad = |k: &str| (k == "HTTPS_PROXY").then(|| "http://u:pw@[bad".to_owned());
+        let e = proxy_from_env(&https, &bad).unwrap_err().to_string();
+        assert!(e.contains("HTTPS_PROXY") && !e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn security_token_is_redacted() {
+        let s = "POST&%2F&A%3Db%26SecurityToken%3DCAIS%252Btok%26Timestamp%3D1";
+        assert_eq!(
+            redact_security_token(s),
+            "POST&%2F&A%3Db%26SecurityToken%3D<redacted>%26Timestamp%3D1"
+        );
+        assert_eq!(
+            redact_security_token("x%26SecurityToken%3Dtail"),
+            "x%26SecurityToken%3D<redacted>"
+        );
+    }
+
+    #[test]
+    fn userinfo_is_redacted() {
+        assert_eq!(redact_userinfo("http://u:p@h:1"), "http://***@h:1");
+        assert_eq!(redact_userinfo("http://h:1/a@b"), "http://h:1/a@b");
+    }
+}

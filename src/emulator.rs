@@ -1,0 +1,890 @@
+//! A local ENS endpoint for tests and for devices under development
+//! (feature `emulator`).
+//!
+//! It runs on plain std threads on `127.0.0.1`, checks requests the way the
+//! service does (signature 1.0, a Timestamp within 15 minutes, a nonce never
+//! seen before, known AccessKeys and STS tokens), answers `PrepareUpload`
+//! with the reference's response shape and error codes, and records every
+//! request it saw.
+//!
+//! ```
+//! use ens_upload::{emulator::Emulator, Client, PrepareUploadRequest};
+//! let emu = Emulator::start()?;
+//! let client = Client::builder()
+//!     .endpoint(emu.endpoint())
+//!     .credentials(emu.credentials())
+//!     .build()?;
+//! let out = client.prepare_upload(&PrepareUploadRequest::new("test"))?;
+//! assert!(out.bucket_name.starts_with("test-"));
+//! assert_eq!(emu.requests().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::sign;
+use crate::Credentials;
+
+/// AccessKey id the emulator accepts by default.
+pub const TEST_ACCESS_KEY_ID: &str = "LTAIEmulatorTestKeyId";
+/// AccessKey secret of [`TEST_ACCESS_KEY_ID`].
+pub const TEST_ACCESS_KEY_SECRET: &str = "EmulatorTestSecret";
+/// STS AccessKey id the emulator accepts by default.
+pub const TEST_STS_ACCESS_KEY_ID: &str = "STS.EmulatorTestKeyId";
+/// STS secret of [`TEST_STS_ACCESS_KEY_ID`].
+pub const TEST_STS_ACCESS_KEY_SECRET: &str = "EmulatorStsSecret";
+/// Security token of [`TEST_STS_ACCESS_KEY_ID`].
+pub const TEST_SECURITY_TOKEN: &str = "CAIS+EmulatorToken/with=chars";
+/// Keys that exist but whose every call fails with the named code; they all
+/// use [`TEST_ACCESS_KEY_SECRET`].
+pub const TEST_DENIED_KEYS: &[(&str, KeyState)] = &[
+    ("LTAIEmulatorAccessDenied", KeyState::AccessDenied),
+    ("LTAIEmulatorUserDisable", KeyState::UserDisable),
+    ("LTAIEmulatorNoPermission", KeyState::NoPermission),
+];
+/// Buckets that exist by default.
+pub const DEFAULT_BUCKETS: &[&str] = &["test"];
+
+/// How long a Timestamp may be away from the emulator's clock.
+pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(15 * 60);
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 1 << 20;
+const MAX_CONNECTIONS: usize = 128;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What happens to every call made with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyState {
+    /// Calls go through.
+    Active,
+    /// 403 `AccessDenied`.
+    AccessDenied,
+    /// 403 `UserDisable` (account in arrears).
+    UserDisable,
+    /// 400 `NoPermission`.
+    NoPermission,
+}
+
+#[derive(Clone)]
+struct Key {
+    secret: String,
+    token: Option<String>,
+    state: KeyState,
+}
+
+/// Configures an [`Emulator`]; see [`Emulator::builder`].
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    bind: SocketAddr,
+    keys: HashMap<String, Key>,
+    buckets: HashSet<String>,
+    oss_endpoint: Option<String>,
+    host_id: String,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        let mut b = EmulatorBuilder {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            keys: HashMap::new(),
+            buckets: DEFAULT_BUCKETS.iter().map(|s| s.to_string()).collect(),
+            oss_endpoint: None,
+            host_id: "ens.aliyuncs.com".into(),
+        };
+        b = b
+            .access_key(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
+            .sts(
+                TEST_STS_ACCESS_KEY_ID,
+                TEST_STS_ACCESS_KEY_SECRET,
+                TEST_SECURITY_TOKEN,
+            );
+        for (id, state) in TEST_DENIED_KEYS {
+            b = b.access_key_with_state(*id, TEST_ACCESS_KEY_SECRET, *state);
+        }
+        b
+    }
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on (default `127.0.0.1:0`: any free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Accepts this AccessKey pair.
+    pub fn access_key(self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.access_key_with_state(id, secret, KeyState::Active)
+    }
+
+    /// Knows this AccessKey pair, answering every call as `state` says.
+    pub fn access_key_with_state(
+        mut self,
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        state: KeyState,
+    ) -> Self {
+        let key = Key {
+            secret: secret.into(),
+            token: None,
+            state,
+        };
+        self.keys.insert(id.into(), key);
+        self
+    }
+
+    /// Accepts these STS credentials (the token must come with the key).
+    pub fn sts(
+        mut self,
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        token: impl Into<String>,
+    ) -> Self {
+        let key = Key {
+            secret: secret.into(),
+            token: Some(token.into()),
+            state: KeyState::Active,
+        };
+        self.keys.insert(id.into(), key);
+        self
+    }
+
+    /// Adds a bucket that `PrepareUpload` knows (default: `test`).
+    pub fn bucket(mut self, name: impl Into<String>) -> Self {
+        self.buckets.insert(name.into());
+        self
+    }
+
+    /// The `Endpoint` that `PrepareUpload` answers (default: the emulator's
+    /// own `host:port`).
+    pub fn oss_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.oss_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Starts listening and serving on background threads.
+    pub fn start(self) -> io::Result<Emulator> {
+        let listener = TcpListener::bind(self.bind)?;
+        let addr = listener.local_addr()?;
+        let oss_endpoint = self
+            .oss_endpoint
+            .clone()
+            .unwrap_or_else(|| addr.to_string());
+        let shared = Arc::new(Shared {
+            config: self,
+            oss_endpoint,
+            stop: AtomicBool::new(false),
+            requests: Mutex::new(Vec::new()),
+            nonces: Mutex::new(NonceLog::default()),
+            connections: AtomicU64::new(0),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept = std::thread::Builder::new()
+            .name("ens-emulator-accept".into())
+            .spawn(move || accept_loop(listener, accept_shared))?;
+        Ok(Emulator {
+            addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// A running emulator; stops when dropped.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request the emulator saw, and how it answered.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Request path, without the query.
+    pub path: String,
+    /// The query string as received.
+    pub raw_query: String,
+    /// Decoded parameters from the query and any form body, in order.
+    pub params: Vec<(String, String)>,
+    /// Header names (lowercased) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// Length of the request body in bytes.
+    pub body_len: usize,
+    /// HTTP status answered.
+    pub status: u16,
+    /// Error `Code` answered, `None` on success.
+    pub code: Option<String>,
+}
+
+impl RecordedRequest {
+    /// The first value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Emulator {
+    /// An emulator with the default keys and buckets.
+    pub fn start() -> io::Result<Emulator> {
+        EmulatorBuilder::default().start()
+    }
+
+    /// A builder starting from the default keys and buckets.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its endpoint URL, e.g. `http://127.0.0.1:40123`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The default AccessKey credentials it accepts.
+    pub fn credentials(&self) -> Credentials {
+        Credentials::access_key(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
+    }
+
+    /// The default STS credentials it accepts.
+    pub fn sts_credentials(&self) -> Credentials {
+        Credentials::sts(
+            TEST_STS_ACCESS_KEY_ID,
+            TEST_STS_ACCESS_KEY_SECRET,
+            TEST_SECURITY_TOKEN,
+        )
+    }
+
+    /// Every request seen so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Forgets the recorded requests (not the nonces).
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
+    }
+
+    /// Stops accepting and waits for the accept thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept() so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(handle) = self.accept.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Shared {
+    config: EmulatorBuilder,
+    oss_endpoint: String,
+    stop: AtomicBool,
+    requests: Mutex<Vec<RecordedRequest>>,
+    nonces: Mutex<NonceLog>,
+    connections: AtomicU64,
+}
+
+/// Nonces seen within the Timestamp tolerance, as the service keeps them.
+#[derive(Default)]
+struct NonceLog {
+    seen: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl NonceLog {
+    /// Records `nonce`; false when it was already seen.
+    fn insert(&mut self, nonce: &str) -> bool {
+        let now = Instant::now();
+        while let Some((t, _)) = self.order.front() {
+            if now.duration_since(*t) <= TIMESTAMP_TOLERANCE * 2 {
+                break;
+            }
+            if let Some((_, old)) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        if !self.seen.insert(nonce.to_owned()) {
+            return false;
+        }
+        self.order.push_back((now, nonce.to_owned()));
+        true
+    }
+}
+
+/// A poisoned lock only means a handler thread panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        if shared.connections.load(Ordering::SeqCst) >= MAX_CONNECTIONS as u64 {
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
+        }
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let conn_shared = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("ens-emulator-conn".into())
+            .spawn(move || {
+                serve_connection(stream, &conn_shared);
+                conn_shared.connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A parsed HTTP/1.1 request.
+struct HttpRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    keep_alive: bool,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An answer to send.
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+fn serve_connection(stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let request = match read_request(&mut reader) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(status) => {
+                let resp = plain_error(status, "malformed HTTP request");
+                let _ = write_response(&mut writer, &resp, false);
+                return;
+            }
+        };
+        let keep_alive = request.keep_alive;
+        let response = handle(&request, shared);
+        if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Reads one request. `Ok(None)` on a clean close; `Err(status)` on a
+/// request that cannot be served.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>, u16> {
+    let mut head = Vec::new();
+    // Request line and headers, up to the blank line, bounded in size.
+    loop {
+        let mut line = Vec::new();
+        let n = reader
+            .by_ref()
+            .take((MAX_HEAD_BYTES - head.len().min(MAX_HEAD_BYTES)) as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|_| 400u16)?;
+        if n == 0 {
+            return if head.is_empty() { Ok(None) } else { Err(400) };
+        }
+        if head.len() + line.len() > MAX_HEAD_BYTES {
+            return Err(431);
+        }
+        let blank = line == b"\r\n" || line == b"\n";
+        if blank && head.is_empty() {
+            continue; // tolerate stray CRLF between requests
+        }
+        head.extend_from_slice(&line);
+        if blank {
+            break;
+        }
+    }
+    let head = String::from_utf8(head).map_err(|_| 400u16)?;
+    let mut lines = head.lines();
+    let request_line = lines.next().ok_or(400u16)?;
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(400);
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Err(505);
+    }
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').ok_or(400u16)?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if get("transfer-encoding").is_some() {
+        return Err(501);
+    }
+    let len = match get("content-length") {
+        Some(v) => v.parse::<usize>().map_err(|_| 400u16)?,
+        None => 0,
+    };
+    if len > MAX_BODY_BYTES {
+        return Err(413);
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).map_err(|_| 400u16)?;
+    let connection = get("connection").unwrap_or("").to_ascii_lowercase();
+    let keep_alive = if version == "HTTP/1.0" {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
+    Ok(Some(HttpRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        headers,
+        body,
+        keep_alive,
+    }))
+}
+
+fn write_response(w: &mut TcpStream, r: &HttpResponse, keep_alive: bool) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256 + r.body.len());
+    write!(out, "HTTP/1.1 {} {}\r\n", r.status, reason(r.status))?;
+    for (k, v) in &r.headers {
+        write!(out, "{k}: {v}\r\n")?;
+    }
+    write!(
+        out,
+        "Content-Length: {}\r\nConnection: {}\r\n\r\n",
+        r.body.len(),
+        if keep_alive { "keep-alive" } else { "close" }
+    )?;
+    out.extend_from_slice(&r.body);
+    w.write_all(&out)?;
+    w.flush()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+fn plain_error(status: u16, message: &str) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("Content-Type", "text/plain".into())],
+        body: message.as_bytes().to_vec(),
+    }
+}
+
+/// An API error to answer: status, Code, Message.
+struct ApiFailure {
+    status: u16,
+    code: String,
+    message: String,
+}
+
+fn fail(status: u16, code: impl Into<String>, message: impl Into<String>) -> ApiFailure {
+    ApiFailure {
+        status,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+fn handle(req: &HttpRequest, shared: &Shared) -> HttpResponse {
+    let request_id = request_id();
+    let (path, raw_query) = req
+        .target
+        .split_once('?')
+        .unwrap_or((req.target.as_str(), ""));
+    let mut params = parse_pairs(raw_query);
+    let is_form = req
+        .header("content-type")
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let body = std::str::from_utf8(&req.body).map_err(|_| "form body".to_owned());
+        params = match (params, body.and_then(parse_pairs)) {
+            (Ok(mut query), Ok(form)) => {
+                query.extend(form);
+                Ok(query)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
+
+    let outcome = if path != "/" {
+        Err(fail(404, "InvalidAction.NotFound", format!("Specified api is not found, please check your url and method. (path {path})")))
+    } else {
+        match params {
+            Ok(ref p) => process(&req.method, p, shared, &request_id),
+            Err(ref bad) => Err(fail(400, "InvalidParameter", format!("The query or body is not valid UTF-8 after decoding ({bad})"))),
+        }
+    };
+
+    let (status, code, body) = match &outcome {
+        Ok(json) => (200, None, json.to_string()),
+        Err(f) => {
+            let recommend = format!(
+                "https://api.aliyun.com/troubleshoot?q={}&product=Ens&requestId={}",
+                f.code, request_id
+            );
+            let body = serde_json::json!({
+                "RequestId": request_id,
+                "HostId": shared.config.host_id,
+                "Code": f.code,
+                "Message": f.message,
+                "Recommend": recommend,
+            });
+            (f.status, Some(f.code.clone()), body.to_string())
+        }
+    };
+
+    lock(&shared.requests).push(RecordedRequest {
+        method: req.method.clone(),
+        path: path.to_owned(),
+        raw_query: raw_query.to_owned(),
+        params: params.unwrap_or_default(),
+        headers: req.headers.clone(),
+        body_len: req.body.len(),
+        status,
+        code,
+    });
+
+    HttpResponse {
+        status,
+        headers: vec![
+            ("Content-Type", "application/json;charset=utf-8".into()),
+            ("x-acs-request-id", request_id),
+            ("Date", http_date(time::OffsetDateTime::now_utc())),
+        ],
+        body: body.into_bytes(),
+    }
+}
+
+/// Splits `a=b&c=d`, percent-decoding both sides. Err names the bad pair.
+fn parse_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match (sign::percent_decode(k, true), sign::percent_decode(v, true)) {
+                (Some(k), Some(v)) => Ok((k, v)),
+                _ => Err(crate::prepare_upload::truncate_for_message(pair).to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// Checks a request as the service does, then runs its action.
+fn process(
+    method: &str,
+    params: &[(String, String)],
+    shared: &Shared,
+    request_id: &str,
+) -> Result<serde_json::Value, ApiFailure> {
+    let get = |name: &str| param(params, name);
+    for required in [
+        "Action",
+        "Version",
+        "AccessKeyId",
+        "Signature",
+        "SignatureMethod",
+        "SignatureNonce",
+        "Timestamp",
+    ] {
+        if get(required).is_none_or(str::is_empty) {
+            return Err(fail(
+                400,
+                format!("Missing{required}"),
+                format!("{required} is mandatory for this action."),
+            ));
+        }
+    }
+    let field = |name: &str| get(name).unwrap_or_default();
+
+    if field("SignatureMethod") != "HMAC-SHA1" {
+        return Err(fail(400, "InvalidSignatureMethod", format!("Specified signature method {} is not valid.", field("SignatureMethod"))));
+    }
+    if get("SignatureVersion").is_some_and(|v| v != "1.0") {
+        return Err(fail(400, "InvalidSignatureVersion", "Specified signature version is not valid."));
+    }
+
+    // Timestamp: well formed and within 15 minutes.
+    let ts = field("Timestamp");
+    let Some(when) = parse_timestamp(ts) else {
+        return Err(fail(400, "InvalidTimeStamp.Format", format!("Specified time stamp or date value is not well formatted: {ts}")));
+    };
+    let now = time::OffsetDateTime::now_utc();
+    if (now - when).unsigned_abs() > TIMESTAMP_TOLERANCE {
+        return Err(fail(400, "InvalidTimeStamp.Expired", format!("Specified time stamp or date value is expired. Server time: {}", sign::format_timestamp(now))));
+    }
+
+    // The key, its token, then the signature.
+    let Some(key) = shared.config.keys.get(field("AccessKeyId")) else {
+        return Err(fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."));
+    };
+    match (&key.token, get("SecurityToken")) {
+        (Some(_), None) => return Err(fail(400, "InvalidSecurityToken.Missing", "The security token is required for this AccessKey.")),
+        (Some(want), Some(got)) if want != got => return Err(fail(400, "InvalidSecurityToken.Mismatch", "Specified SecurityToken is not valid.")),
+        (None, Some(_)) => return Err(fail(400, "InvalidSecurityToken.Malformed", "A SecurityToken was sent with a non-STS AccessKey.")),
+        _ => {}
+    }
+    let unsigned: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "Signature")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let expected = sign::rpc_v1(method, &unsigned, &key.secret);
+    if expected.signature != field("Signature") {
+        return Err(fail(
+            400,
+            "SignatureDoesNotMatch",
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{}",
+                expected.string_to_sign
+            ),
+        ));
+    }
+    if !lock(&shared.nonces).insert(field("SignatureNonce")) {
+        return Err(fail(400, "SignatureNonceUsed", "Specified signature nonce was used already."));
+    }
+    if field("Version") != crate::API_VERSION {
+        return Err(fail(400, "InvalidVersion", format!("Specified parameter Version {} is not valid.", field("Version"))));
+    }
+
+    match field("Action") {
+        "PrepareUpload" => prepare_upload(key.state, params, shared, request_id),
+        other => Err(fail(
+            404,
+            "InvalidAction.NotFound",
+            format!("Specified api {other} is not found, please check your url and method."),
+        )),
+    }
+}
+
+/// The first value of parameter `name`.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn prepare_upload(
+    state: KeyState,
+    params: &[(String, String)],
+    shared: &Shared,
+    request_id: &str,
+) -> Result<serde_json::Value, ApiFailure> {
+    let get = |name: &str| param(params, name);
+    match state {
+        KeyState::Active => {}
+        KeyState::AccessDenied => return Err(fail(403, "AccessDenied", "Auth is not valid.")),
+        KeyState::UserDisable => return Err(fail(403, "UserDisable", "The user has been disabled due to arrears.")),
+        KeyState::NoPermission => return Err(fail(400, "NoPermission", "Permission denied.")),
+    }
+    let Some(bucket) = get("BucketName") else {
+        return Err(fail(400, "MissingBucketName", "BucketName is mandatory for this action."));
+    };
+    if !is_valid_bucket_name(bucket) {
+        return Err(fail(400, "InvalidBucketName", "Specified parameter BucketName is not valid"));
+    }
+    if let Some(ip) = get("ClientIp") {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(fail(400, "InvalidClientIp", "Specified parameter ClientIp is not valid"));
+        }
+    }
+    if let Some(uid) = get("aliUid") {
+        if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(fail(400, "InvalidaliUid", "Specified parameter aliUid is not valid"));
+        }
+    }
+    if let Some(region) = get("EnsRegionId") {
+        if region.is_empty() {
+            return Err(fail(400, "InvalidParameter.EnsRegionId", "The specified field EnsRegionId invalid. Please check it again."));
+        }
+    }
+    if !shared.config.buckets.contains(bucket) {
+        return Err(fail(404, "NoSuchBucket", "The specified bucket does not exist."));
+    }
+    Ok(serde_json::json!({
+        "RequestId": request_id,
+        "BucketName": physical_bucket(bucket),
+        "Endpoint": shared.oss_endpoint,
+    }))
+}
+
+/// OSS bucket naming: 3 to 63 of `a-z 0-9 -`, not starting or ending with `-`.
+fn is_valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// The physical bucket behind a logical one: stable, `<name>-<6 hex>`.
+fn physical_bucket(name: &str) -> String {
+    // FNV-1a: stable across runs, unlike std's RandomState.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("{name}-{:06x}", h & 0xff_ffff)
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` (also with fractional seconds, as some SDKs send).
+fn parse_timestamp(s: &str) -> Option<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    if !s.ends_with('Z') {
+        return None;
+    }
+    time::OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// An IMF-fixdate for the `Date` header.
+fn http_date(t: time::OffsetDateTime) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[t.weekday().number_days_from_monday() as usize],
+        t.day(),
+        MONTHS[u8::from(t.month()) as usize - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A request id in the service's shape (`8-4-4-4-12` uppercase hex).
+fn request_id() -> String {
+    let hex = sign::new_nonce().to_ascii_uppercase();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        assert!(is_valid_bucket_name("test"));
+        assert!(is_valid_bucket_name("my-bucket-01"));
+        for bad in ["ab", "-ab", "ab-", "Upper", "has space", "a_b", &"a".repeat(64)] {
+            assert!(!is_valid_bucket_name(bad), "{bad}");
+        }
+        assert_eq!(physical_bucket("test"), physical_bucket("test"));
+        assert!(physical_bucket("test").starts_with("test-"));
+    }
+
+    #[test]
+    fn timestamps_and_dates() {
+        assert!(parse_timestamp("2024-01-02T03:04:05Z").is_some());
+        assert!(parse_timestamp("2024-01-02T03:04:05.123Z").is_some());
+        assert!(parse_timestamp("2024-01-02 03:04:05").is_none());
+        assert!(parse_timestamp("2024-01-02T03:04:05+08:00").is_none());
+        let t = time::OffsetDateTime::from_unix_timestamp(784_111_777).unwrap();
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    #[test]
+    fn nonce_log_refuses_repeats() {
+        let mut log = NonceLog::default();
+        assert!(log.insert("a"));
+        assert!(log.insert("b"));
+        assert!(!log.insert("a"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Endpoint URLs: `http(s)://host[:port]`, checked once at `build()`.
+
+use std::net::IpAddr;
+
+use crate::error::{Error, Result};
+
+/// A checked endpoint: scheme, host and optional port, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    /// `scheme://host[:port]`, no trailing slash.
+    base: String,
+    https: bool,
+    /// The host as written in the URL (IPv6 keeps its brackets).
+    host: String,
+}
+
+impl Endpoint {
+    /// Parses `http(s)://host[:port]` with an optional trailing `/`.
+    pub(crate) fn parse(url: &str) -> Result<Endpoint> {
+        let bad = |why: &str| {
+            Err(Error::config(format!(
+                "endpoint {:?} is not a valid http(s)://host[:port] URL: {why}",
+                crate::prepare_upload::truncate_for_message(url)
+            )))
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return bad("missing scheme");
+        };
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "https" => true,
+            "http" => false,
+            _ => return bad("the scheme must be http or https"),
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() {
+            return bad("missing host");
+        }
+        if authority.contains(['/', '?', '#']) {
+            return bad("no path, query or fragment is allowed");
+        }
+        if authority.contains('@') {
+            return bad("no user name or password is allowed");
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let Some((addr, after)) = v6.split_once(']') else {
+                return bad("unclosed '[' in IPv6 host");
+            };
+            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return bad("invalid IPv6 address");
+            }
+            let port = match after {
+                "" => None,
+                p => match p.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None => return bad("unexpected text after ']'"),
+                },
+            };
+            (&authority[..addr.len() + 2], port)
+        } else {
+            match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return bad("missing host");
+        }
+        if !host.starts_with('[')
+            && !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        {
+            return bad("the host may only hold letters, digits, '-', '_' and '.'");
+        }
+        if let Some(p) = port {
+            match p.parse::<u16>() {
+                Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => {}
+                _ => return bad("the port must be a number from 1 to 65535"),
+            }
+        }
+        let base = format!(
+            "{}://{}{}",
+            if https { "https" } else { "http" },
+            host.to_ascii_lowercase(),
+            port.map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        Ok(Endpoint {
+            base,
+            https,
+            host: host.to_ascii_lowercase(),
+        })
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn is_https(&self) -> bool {
+        self.https
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `localhost`, `127.0.0.0/8` or `::1`.
+    pub(crate) fn is_loopback(&self) -> bool {
+        let bare = self.host.trim_start_matches('[').trim_end_matches(']');
+        bare == "localhost"
+            || bare
+                .parse::<IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_http_and_https_hosts_ports() {
+        for (input, base) in [
+            ("https://ens.aliyuncs.com", "https://ens.aliyuncs.com"),
+            ("https://ens.aliyuncs.com/", "https://ens.aliyuncs.com"),
+            ("HTTP://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://[::1]:9000", "http://[::1]:9000"),
+            ("https://[2001:db8::1]", "https://[2001:db8::1]"),
+        ] {
+            assert_eq!(Endpoint::parse(input).unwrap().as_str(), base, "{input}");
+        }
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        for input in [
+            "",
+            "ens.aliyuncs.com",
+            "ftp://host",
+            "https://",
+            "https://host/path",
+            "https://host?q",
+            "https://u:p@host",
+            "https://host:0",
+            "https://host:99999",
+            "https://host:+1",
+            "https://[::1",
+            "https://[nothex]:1",
+            "https://ho st",
+            "https://host:",
+        ] {
+            let e = Endpoint::parse(input).unwrap_err();
+            assert!(matches!(e, Error::Config { .. }), "{input}: {e}");
+        }
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(Endpoint::parse("http://localhost:1").unwrap().is_loopback());
+        assert!(Endpoint::parse("http://127.9.0.1").unwrap().is_loopback());
+        assert!(Endpoint::parse("http://[::1]").unwrap().is_loopback());
+        assert!(!Endpoint::parse("http://10.0.0.1").unwrap().is_loopback());
+    }
+}

@@ -1,0 +1,359 @@
+//! The one error type of the crate, and the server's API error inside it.
+
+use std::fmt;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call, in kinds a caller can match on.
+///
+/// No variant ever holds an AccessKey secret or a security token: messages
+/// are built from what is safe to log.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an API error (`Code`, `Message`, `RequestId`...).
+    Api(Box<ApiError>),
+    /// A request parameter was refused before anything was sent.
+    InvalidInput {
+        /// The parameter, e.g. `BucketName`.
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The client configuration is unusable (endpoint URL, CA file, proxy...).
+    Config {
+        /// What is wrong, naming the setting.
+        reason: String,
+    },
+    /// No usable credentials were found or given.
+    Credentials {
+        /// What is wrong; for the default chain, every place that was looked in.
+        reason: String,
+    },
+    /// The default credential chain found nothing anywhere it looked.
+    NoCredentials {
+        /// Every place looked in, with what was found there.
+        looked_in: Vec<String>,
+    },
+    /// The request did not get an HTTP response.
+    Transport {
+        /// What kind of failure it was.
+        kind: TransportKind,
+        /// Details from the network layer.
+        message: String,
+    },
+    /// The server answered with a redirect, which is never followed: the
+    /// signed URL must not be replayed to another host.
+    Redirect {
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header, if any.
+        location: Option<String>,
+    },
+    /// The server answered, but the body is not what the API returns
+    /// (an HTML error page from a proxy, garbage, missing fields).
+    Decode {
+        /// HTTP status of the response.
+        status: u16,
+        /// Why it could not be decoded.
+        reason: String,
+        /// The first bytes of the body (lossy UTF-8, at most 256 bytes).
+        body_prefix: String,
+    },
+    /// The response body was larger than the client accepts.
+    ResponseTooLarge {
+        /// HTTP status of the response.
+        status: u16,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// The kinds of [`Error::Transport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// A connect, read or overall timeout expired.
+    Timeout,
+    /// The host name could not be resolved.
+    Dns,
+    /// The TCP connection could not be made or was dropped.
+    Connect,
+    /// TLS handshake or certificate verification failed.
+    Tls,
+    /// The peer spoke something that is not valid HTTP/1.1.
+    Protocol,
+    /// Any other I/O failure.
+    Io,
+}
+
+impl TransportKind {
+    /// A short lowercase name (`"timeout"`, `"dns"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Timeout => "timeout",
+            TransportKind::Dns => "dns",
+            TransportKind::Connect => "connect",
+            TransportKind::Tls => "tls",
+            TransportKind::Protocol => "protocol",
+            TransportKind::Io => "io",
+        }
+    }
+}
+
+/// An error answer from the ENS API, with everything the server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// HTTP status of the response.
+    pub http_status: u16,
+    /// The server's `Code`, e.g. `NoSuchBucket`.
+    pub code: String,
+    /// The server's `Message`.
+    pub message: String,
+    /// The server's `RequestId` (quote it to support).
+    pub request_id: String,
+    /// The server's `HostId`.
+    pub host_id: String,
+    /// The server's `Recommend` (a troubleshooting link), if any.
+    pub recommend: String,
+    /// For `SignatureDoesNotMatch`: what comparing our string to sign with
+    /// the server's tells.
+    pub signature_diagnosis: Option<SignatureDiagnosis>,
+}
+
+/// Why a `SignatureDoesNotMatch` happened, found by comparing the server's
+/// string to sign (quoted in its message) with the one this client signed.
+/// Security tokens in both strings are replaced by `<redacted>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureDiagnosis {
+    /// Both sides signed the same string: the AccessKey secret is wrong.
+    WrongSecret,
+    /// The two sides canonicalized the request differently.
+    CanonicalizationDiffers {
+        /// The string this client signed.
+        client: String,
+        /// The string the server signed.
+        server: String,
+    },
+    /// The server's message did not quote its string to sign.
+    ServerStringUnknown,
+}
+
+/// Error codes from the PrepareUpload reference and the common RPC layer,
+/// for matching without string compares. Anything else is [`KnownCode::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KnownCode {
+    /// 404 `NoSuchBucket`.
+    NoSuchBucket,
+    /// 400 `InvalidBucketName`.
+    InvalidBucketName,
+    /// 400 `InvalidClientIp`.
+    InvalidClientIp,
+    /// 400 `InvalidaliUid`.
+    InvalidAliUid,
+    /// 400 `InvalidParameter` or `InvalidParameter.<field>`.
+    InvalidParameter,
+    /// 400 `NoPermission`.
+    NoPermission,
+    /// 403 `AccessDenied`.
+    AccessDenied,
+    /// 403 `UserDisable` (account disabled for arrears).
+    UserDisable,
+    /// 400 `SignatureDoesNotMatch`.
+    SignatureDoesNotMatch,
+    /// 400 `SignatureNonceUsed`.
+    SignatureNonceUsed,
+    /// 400 `InvalidTimeStamp.Expired` (or another `InvalidTimeStamp.*`).
+    InvalidTimeStamp,
+    /// 404 `InvalidAccessKeyId.NotFound` (or `InvalidAccessKeyId.*`).
+    InvalidAccessKeyId,
+    /// `InvalidSecurityToken.*`.
+    InvalidSecurityToken,
+    /// `Throttling` or `Throttling.*`.
+    Throttling,
+    /// `ServiceUnavailable`.
+    ServiceUnavailable,
+    /// `InternalError`.
+    InternalError,
+    /// Any other code.
+    Other,
+}
+
+impl KnownCode {
+    /// Classifies a server `Code`.
+    pub fn from_code(code: &str) -> KnownCode {
+        let family = code.split('.').next().unwrap_or(code);
+        match (code, family) {
+            ("NoSuchBucket", _) => KnownCode::NoSuchBucket,
+            ("InvalidBucketName", _) => KnownCode::InvalidBucketName,
+            ("InvalidClientIp", _) => KnownCode::InvalidClientIp,
+            ("InvalidaliUid", _) => KnownCode::InvalidAliUid,
+            ("NoPermission", _) => KnownCode::NoPermission,
+            ("AccessDenied", _) => KnownCode::AccessDenied,
+            ("UserDisable", _) => KnownCode::UserDisable,
+            ("SignatureDoesNotMatch", _) => KnownCode::SignatureDoesNotMatch,
+            ("SignatureNonceUsed", _) => KnownCode::SignatureNonceUsed,
+            ("ServiceUnavailable", _) => KnownCode::ServiceUnavailable,
+            ("InternalError", _) => KnownCode::InternalError,
+            (_, "InvalidParameter") => KnownCode::InvalidParameter,
+            (_, "InvalidTimeStamp") => KnownCode::InvalidTimeStamp,
+            (_, "InvalidAccessKeyId") => KnownCode::InvalidAccessKeyId,
+            (_, "InvalidSecurityToken") => KnownCode::InvalidSecurityToken,
+            (_, "Throttling") => KnownCode::Throttling,
+            _ => KnownCode::Other,
+        }
+    }
+}
+
+impl ApiError {
+    /// The code classified into [`KnownCode`].
+    pub fn known_code(&self) -> KnownCode {
+        KnownCode::from_code(&self.code)
+    }
+    /// `NoSuchBucket`: the bucket does not exist.
+    pub fn is_no_such_bucket(&self) -> bool {
+        self.known_code() == KnownCode::NoSuchBucket
+    }
+    /// `InvalidBucketName`.
+    pub fn is_invalid_bucket_name(&self) -> bool {
+        self.known_code() == KnownCode::InvalidBucketName
+    }
+    /// `InvalidClientIp`.
+    pub fn is_invalid_client_ip(&self) -> bool {
+        self.known_code() == KnownCode::InvalidClientIp
+    }
+    /// `AccessDenied`: the account may not do this.
+    pub fn is_access_denied(&self) -> bool {
+        self.known_code() == KnownCode::AccessDenied
+    }
+    /// `UserDisable`: the account is disabled for arrears.
+    pub fn is_user_disabled(&self) -> bool {
+        self.known_code() == KnownCode::UserDisable
+    }
+    /// `NoPermission`.
+    pub fn is_no_permission(&self) -> bool {
+        self.known_code() == KnownCode::NoPermission
+    }
+}
+
+impl Error {
+    /// The API error, when the server answered with one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The server's error `Code`, when the server answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.api().map(|e| e.code.as_str())
+    }
+
+    /// The HTTP status, when the server answered at all.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.http_status),
+            Error::Redirect { status, .. }
+            | Error::Decode { status, .. }
+            | Error::ResponseTooLarge { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The server's `RequestId`, when the server answered with one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.api()
+            .map(|e| e.request_id.as_str())
+            .filter(|id| !id.is_empty())
+    }
+
+    pub(crate) fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn config(reason: impl Into<String>) -> Error {
+        Error::Config {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn credentials(reason: impl Into<String>) -> Error {
+        Error::Credentials {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(e) => e.fmt(f),
+            Error::InvalidInput { field, reason } => write!(f, "invalid {field}: {reason}"),
+            Error::Config { reason } => write!(f, "invalid client configuration: {reason}"),
+            Error::Credentials { reason } => write!(f, "credentials: {reason}"),
+            Error::NoCredentials { looked_in } => write!(
+                f,
+                "no credentials found; looked in: {}",
+                looked_in.join("; ")
+            ),
+            Error::Transport { kind, message } => {
+                write!(f, "transport error ({}): {message}", kind.as_str())
+            }
+            Error::Redirect { status, location } => {
+                write!(f, "the server answered HTTP {status} redirect")?;
+                if let Some(loc) = location {
+                    write!(f, " to {loc}")?;
+                }
+                f.write_str("; redirects are not followed so a signed request is never replayed to another host")
+            }
+            Error::Decode {
+                status,
+                reason,
+                body_prefix,
+            } => write!(
+                f,
+                "could not decode the HTTP {status} response ({reason}); body starts with: {body_prefix:?}"
+            ),
+            Error::ResponseTooLarge { status, limit } => write!(
+                f,
+                "the HTTP {status} response body is larger than the {limit}-byte limit; refused"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {}: {}", self.http_status, self.code, self.message)?;
+        if !self.request_id.is_empty() {
+            write!(f, " (RequestId: {})", self.request_id)?;
+        }
+        match &self.signature_diagnosis {
+            Some(SignatureDiagnosis::WrongSecret) => f.write_str(
+                "; the server signed the same string as this client, so the AccessKey secret is wrong",
+            ),
+            Some(SignatureDiagnosis::CanonicalizationDiffers { client, server }) => write!(
+                f,
+                "; the client and server canonicalized the request differently:\n  client string to sign: {client}\n  server string to sign: {server}"
+            ),
+            Some(SignatureDiagnosis::ServerStringUnknown) | None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Error {
+        Error::Api(Box::new(e))
+    }
+}
