@@ -1,0 +1,1 @@
+//! The C API (`include/ens_upload.h`). Work in progress.
