@@ -184,6 +184,7 @@ impl EmulatorBuilder {
             requests: Mutex::new(Vec::new()),
             nonces: Mutex::new(NonceLog::default()),
             connections: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
@@ -228,6 +229,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// Length of the request body in bytes.
     pub body_len: usize,
+    /// Which TCP connection carried it (numbered from 0 in accept order):
+    /// equal ids mean a reused keep-alive connection.
+    pub connection_id: u64,
     /// HTTP status answered.
     pub status: u16,
     /// Error `Code` answered, `None` on success.
@@ -325,6 +329,7 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     nonces: Mutex<NonceLog>,
     connections: AtomicU64,
+    accepted: AtomicU64,
 }
 
 /// Nonces seen within the Timestamp tolerance, as the service keeps them.
@@ -370,11 +375,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         }
         shared.connections.fetch_add(1, Ordering::SeqCst);
+        let connection_id = shared.accepted.fetch_add(1, Ordering::SeqCst);
         let conn_shared = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("ens-emulator-conn".into())
             .spawn(move || {
-                serve_connection(stream, &conn_shared);
+                serve_connection(stream, connection_id, &conn_shared);
                 conn_shared.connections.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -408,7 +414,7 @@ struct HttpResponse {
     body: Vec<u8>,
 }
 
-fn serve_connection(stream: TcpStream, shared: &Shared) {
+fn serve_connection(stream: TcpStream, connection_id: u64, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else {
@@ -429,7 +435,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             }
         };
         let keep_alive = request.keep_alive;
-        let response = handle(&request, shared);
+        let response = handle(&request, connection_id, shared);
         if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
             let _ = writer.shutdown(Shutdown::Both);
             return;
@@ -572,7 +578,7 @@ fn fail(status: u16, code: impl Into<String>, message: impl Into<String>) -> Api
     }
 }
 
-fn handle(req: &HttpRequest, shared: &Shared) -> HttpResponse {
+fn handle(req: &HttpRequest, connection_id: u64, shared: &Shared) -> HttpResponse {
     let request_id = request_id();
     let (path, raw_query) = req
         .target
@@ -627,6 +633,7 @@ fn handle(req: &HttpRequest, shared: &Shared) -> HttpResponse {
         params: params.unwrap_or_default(),
         headers: req.headers.clone(),
         body_len: req.body.len(),
+        connection_id,
         status,
         code,
     });

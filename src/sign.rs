@@ -124,8 +124,11 @@ pub(crate) fn percent_encode_into(out: &mut String, input: &str) {
         if is_unreserved(b) {
             continue;
         }
-        // Everything between unreserved runs is ASCII-safe to copy as is.
-        out.push_str(&input[start..i]);
+        // A pending run holds only unreserved ASCII, so both ends are char
+        // boundaries; inside a multi-byte character `start == i`.
+        if start < i {
+            out.push_str(&input[start..i]);
+        }
         out.push('%');
         out.push(HEX[(b >> 4) as usize] as char);
         out.push(HEX[(b & 0x0f) as usize] as char);

@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use ens_upload::emulator::Emulator;
+use ens_upload::{Client, Credentials};
+
+/// A client for `emu` with the given credentials and short timeouts.
+pub fn client_for(emu: &Emulator, creds: Credentials) -> Client {
+    Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(creds)
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(5))
+        .build()
+        .expect("client builds")
+}
+
+/// Serves `response` (raw HTTP bytes) to each of the next `count` connections,
+/// after reading the request head. Returns the endpoint URL.
+pub fn canned_server(response: Vec<u8>, count: usize) -> String {
+    canned_server_recording(response, count).0
+}
+
+/// As [`canned_server`], also handing over each request head received.
+pub fn canned_server_recording(
+    response: Vec<u8>,
+    count: usize,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(count) {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+            let _ = s.write_all(&response);
+            let _ = s.flush();
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+/// Sends raw HTTP bytes to `addr` and returns the raw answer (until close).
+pub fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A full HTTP response with a Content-Length.
+pub fn http_response(status_line: &str, extra_headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status_line}\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A client for a canned server (any credentials do).
+pub fn client_at(endpoint: &str) -> Client {
+    Client::builder()
+        .endpoint(endpoint)
+        .credentials(Credentials::access_key("id", "SECRET-DO-NOT-LEAK"))
+        .read_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
