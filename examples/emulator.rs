@@ -16,11 +16,20 @@ fn main() {
     let mut builder = Emulator::builder();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
-            args.next().unwrap_or_else(|| usage(&format!("{name} needs a value")))
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{name} needs a value")))
         };
         match arg.as_str() {
-            "--port" => port = value("--port").parse().unwrap_or_else(|_| usage("--port takes 0-65535")),
-            "--bind" => ip = value("--bind").parse().unwrap_or_else(|_| usage("--bind takes an IP address")),
+            "--port" => {
+                port = value("--port")
+                    .parse()
+                    .unwrap_or_else(|_| usage("--port takes 0-65535"))
+            }
+            "--bind" => {
+                ip = value("--bind")
+                    .parse()
+                    .unwrap_or_else(|_| usage("--bind takes an IP address"))
+            }
             "--bucket" => builder = builder.bucket(value("--bucket")),
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other:?}")),
@@ -34,7 +43,11 @@ fn main() {
         }
     };
     println!("ENS emulator listening on {}", emu.endpoint());
-    println!("AccessKey:   {} / {}", emulator::TEST_ACCESS_KEY_ID, emulator::TEST_ACCESS_KEY_SECRET);
+    println!(
+        "AccessKey:   {} / {}",
+        emulator::TEST_ACCESS_KEY_ID,
+        emulator::TEST_ACCESS_KEY_SECRET
+    );
     println!(
         "STS:         {} / {} / {}",
         emulator::TEST_STS_ACCESS_KEY_ID,
@@ -42,7 +55,10 @@ fn main() {
         emulator::TEST_SECURITY_TOKEN
     );
     for (id, state) in emulator::TEST_DENIED_KEYS {
-        println!("Failing key: {id} / {} -> {state:?}", emulator::TEST_ACCESS_KEY_SECRET);
+        println!(
+            "Failing key: {id} / {} -> {state:?}",
+            emulator::TEST_ACCESS_KEY_SECRET
+        );
     }
     println!("Buckets:     test (and any given with --bucket); others answer NoSuchBucket");
     println!("Press Ctrl-C to stop.");

@@ -72,7 +72,11 @@ fn main() {
             eprintln!("  message:    {}", api.message);
             eprintln!("  request id: {}", api.request_id);
         }
-        std::process::exit(if matches!(e, Error::Config { .. }) { 2 } else { 1 });
+        std::process::exit(if matches!(e, Error::Config { .. }) {
+            2
+        } else {
+            1
+        });
     }
 }
 
@@ -94,7 +98,9 @@ fn run(args: &Args) -> Result<(), Error> {
             (Ok(c), _) => c,
             (Err(e @ Error::NoCredentials { .. }), None) => {
                 eprintln!("prepare_upload: {e}");
-                eprintln!("prepare_upload: no cloud credentials, so asking the bundled emulator instead");
+                eprintln!(
+                    "prepare_upload: no cloud credentials, so asking the bundled emulator instead"
+                );
                 let (emu, creds) = start_emulator()?;
                 builder = builder.endpoint(emu.0.clone());
                 _emulator = Some(emu);
@@ -134,7 +140,10 @@ fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
         message: format!("cannot start the emulator: {e}"),
     })?;
     let creds = emu.credentials();
-    eprintln!("prepare_upload: using the bundled emulator at {}", emu.endpoint());
+    eprintln!(
+        "prepare_upload: using the bundled emulator at {}",
+        emu.endpoint()
+    );
     Ok(((emu.endpoint(), emu), creds))
 }
 

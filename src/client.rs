@@ -303,7 +303,8 @@ impl Client {
     /// input is an [`Error::InvalidInput`] and nothing is sent.
     pub fn prepare_upload(&self, request: &PrepareUploadRequest) -> Result<PrepareUploadResponse> {
         request.validate()?;
-        let response: PrepareUploadResponse = self.call_typed("PrepareUpload", &request.params())?;
+        let response: PrepareUploadResponse =
+            self.call_typed("PrepareUpload", &request.params())?;
         Ok(response)
     }
 
@@ -353,7 +354,9 @@ impl Client {
         }
         let signed = sign::rpc_v1("POST", &all, creds.secret());
 
-        let mut url = String::with_capacity(inner.endpoint.as_str().len() + 2 + signed.canonical_query.len() + 40);
+        let mut url = String::with_capacity(
+            inner.endpoint.as_str().len() + 2 + signed.canonical_query.len() + 40,
+        );
         url.push_str(inner.endpoint.as_str());
         url.push_str("/?");
         url.push_str(&signed.signed_query());
@@ -364,7 +367,7 @@ impl Client {
             .header("x-acs-action", action)
             .header("x-acs-version", API_VERSION)
             .send(&[][..])
-            .map_err(transport_error)?;
+            .map_err(|e| transport_error(e, inner.endpoint.is_https()))?;
 
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
@@ -375,7 +378,7 @@ impl Client {
                 .map(str::to_owned);
             return Err(Error::Redirect { status, location });
         }
-        let body = read_body(response, status)?;
+        let body = read_body(response, status, inner.endpoint.is_https())?;
         if (200..300).contains(&status) {
             return Ok((status, body));
         }
@@ -408,7 +411,11 @@ fn check_call_params(action: &str, params: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-fn read_body(mut response: ureq::http::Response<ureq::Body>, status: u16) -> Result<Vec<u8>> {
+fn read_body(
+    mut response: ureq::http::Response<ureq::Body>,
+    status: u16,
+    https: bool,
+) -> Result<Vec<u8>> {
     match response
         .body_mut()
         .with_config()
@@ -420,7 +427,7 @@ fn read_body(mut response: ureq::http::Response<ureq::Body>, status: u16) -> Res
             status,
             limit: MAX_RESPONSE_BYTES,
         }),
-        Err(e) => Err(transport_error(e)),
+        Err(e) => Err(transport_error(e, https)),
     }
 }
 
@@ -465,8 +472,8 @@ fn api_error(status: u16, body: &[u8], our_string_to_sign: &str) -> Error {
         return decode_error(status, body, "error response without a Code");
     };
     let message = parsed.message.unwrap_or_default();
-    let signature_diagnosis = (code == "SignatureDoesNotMatch")
-        .then(|| diagnose_signature(&message, our_string_to_sign));
+    let signature_diagnosis =
+        (code == "SignatureDoesNotMatch").then(|| diagnose_signature(&message, our_string_to_sign));
     Error::from(ApiError {
         http_status: status,
         message: redact_security_token(&message),
@@ -515,12 +522,20 @@ pub(crate) fn redact_security_token(s: &str) -> String {
 
 /// Maps ureq's errors onto [`TransportKind`]s. Messages never include the
 /// URL (it carries the signature and any security token).
-fn transport_error(e: ureq::Error) -> Error {
+fn transport_error(e: ureq::Error, https: bool) -> Error {
     use ureq::Error as U;
     let (kind, message) = match e {
         U::Timeout(t) => (TransportKind::Timeout, format!("{t} timeout expired")),
         U::HostNotFound => (TransportKind::Dns, "host name not found".to_owned()),
         U::ConnectionFailed => (TransportKind::Connect, "connection failed".to_owned()),
+        // std reports a failed getaddrinfo as a plain I/O error.
+        U::Io(io) if io.to_string().contains("failed to lookup address") => {
+            (TransportKind::Dns, io.to_string())
+        }
+        // rustls errors reach us wrapped as InvalidData I/O errors.
+        U::Io(io) if https && io.kind() == io::ErrorKind::InvalidData => {
+            (TransportKind::Tls, io.to_string())
+        }
         U::Io(io) => (io_kind(&io), io.to_string()),
         U::Protocol(p) => (TransportKind::Protocol, p.to_string()),
         U::Tls(msg) => (TransportKind::Tls, msg.to_owned()),
@@ -600,21 +615,30 @@ pub(crate) fn proxy_from_env(
 /// `NO_PROXY` rules as curl reads them: `*`, exact hosts, and domain
 /// suffixes with or without a leading dot; ports are ignored.
 fn no_proxy_matches(list: &str, host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
-        if entry == "*" {
-            return true;
-        }
-        let entry = entry.trim_start_matches('*');
-        let entry = entry.trim_start_matches('.');
-        // Drop a port, but not the colons of a bare IPv6 address.
-        let entry = match entry.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => entry,
-        };
-        let entry = entry.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        host == entry || host.ends_with(&format!(".{entry}"))
-    })
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.trim_start_matches('*');
+            let entry = entry.trim_start_matches('.');
+            // Drop a port, but not the colons of a bare IPv6 address.
+            let entry = match entry.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) => h,
+                _ => entry,
+            };
+            let entry = entry
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase();
+            host == entry || host.ends_with(&format!(".{entry}"))
+        })
 }
 
 /// `scheme://user:pass@host` → `scheme://***@host`, for messages.
@@ -636,7 +660,10 @@ mod tests {
         assert!(no_proxy_matches("*", "ens.aliyuncs.com"));
         assert!(no_proxy_matches("aliyuncs.com", "ens.aliyuncs.com"));
         assert!(no_proxy_matches(".aliyuncs.com", "ens.aliyuncs.com"));
-        assert!(no_proxy_matches("foo, ens.aliyuncs.com:443", "ens.aliyuncs.com"));
+        assert!(no_proxy_matches(
+            "foo, ens.aliyuncs.com:443",
+            "ens.aliyuncs.com"
+        ));
         assert!(!no_proxy_matches("cs.com", "ens.aliyuncs.com"));
         assert!(no_proxy_matches("::1", "[::1]"));
         assert!(!no_proxy_matches("", "ens.aliyuncs.com"));

@@ -147,7 +147,10 @@ impl Credentials {
     pub(crate) fn validate(&self) -> Result<()> {
         let check = |name: &str, value: &str| -> Result<()> {
             if value.is_empty() {
-                return Err(Error::credentials(format!("{name} is empty ({})", self.source)));
+                return Err(Error::credentials(format!(
+                    "{name} is empty ({})",
+                    self.source
+                )));
             }
             if value.chars().any(char::is_control) {
                 return Err(Error::credentials(format!(
@@ -449,10 +452,8 @@ mod tests {
     }
 
     fn temp_home(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "ens-upload-cred-{tag}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("ens-upload-cred-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -562,6 +563,9 @@ mod tests {
     fn debug_never_shows_secrets() {
         let c = Credentials::sts("id", "SUPERSECRET", "TOKENVALUE");
         let d = format!("{c:?}");
-        assert!(!d.contains("SUPERSECRET") && !d.contains("TOKENVALUE"), "{d}");
+        assert!(
+            !d.contains("SUPERSECRET") && !d.contains("TOKENVALUE"),
+            "{d}"
+        );
     }
 }

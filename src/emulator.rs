@@ -600,11 +600,19 @@ fn handle(req: &HttpRequest, connection_id: u64, shared: &Shared) -> HttpRespons
     }
 
     let outcome = if path != "/" {
-        Err(fail(404, "InvalidAction.NotFound", format!("Specified api is not found, please check your url and method. (path {path})")))
+        Err(fail(
+            404,
+            "InvalidAction.NotFound",
+            format!("Specified api is not found, please check your url and method. (path {path})"),
+        ))
     } else {
         match params {
             Ok(ref p) => process(&req.method, p, shared, &request_id),
-            Err(ref bad) => Err(fail(400, "InvalidParameter", format!("The query or body is not valid UTF-8 after decoding ({bad})"))),
+            Err(ref bad) => Err(fail(
+                400,
+                "InvalidParameter",
+                format!("The query or body is not valid UTF-8 after decoding ({bad})"),
+            )),
         }
     };
 
@@ -691,30 +699,74 @@ fn process(
     let field = |name: &str| get(name).unwrap_or_default();
 
     if field("SignatureMethod") != "HMAC-SHA1" {
-        return Err(fail(400, "InvalidSignatureMethod", format!("Specified signature method {} is not valid.", field("SignatureMethod"))));
+        return Err(fail(
+            400,
+            "InvalidSignatureMethod",
+            format!(
+                "Specified signature method {} is not valid.",
+                field("SignatureMethod")
+            ),
+        ));
     }
     if get("SignatureVersion").is_some_and(|v| v != "1.0") {
-        return Err(fail(400, "InvalidSignatureVersion", "Specified signature version is not valid."));
+        return Err(fail(
+            400,
+            "InvalidSignatureVersion",
+            "Specified signature version is not valid.",
+        ));
     }
 
     // Timestamp: well formed and within 15 minutes.
     let ts = field("Timestamp");
     let Some(when) = parse_timestamp(ts) else {
-        return Err(fail(400, "InvalidTimeStamp.Format", format!("Specified time stamp or date value is not well formatted: {ts}")));
+        return Err(fail(
+            400,
+            "InvalidTimeStamp.Format",
+            format!("Specified time stamp or date value is not well formatted: {ts}"),
+        ));
     };
     let now = time::OffsetDateTime::now_utc();
     if (now - when).unsigned_abs() > TIMESTAMP_TOLERANCE {
-        return Err(fail(400, "InvalidTimeStamp.Expired", format!("Specified time stamp or date value is expired. Server time: {}", sign::format_timestamp(now))));
+        return Err(fail(
+            400,
+            "InvalidTimeStamp.Expired",
+            format!(
+                "Specified time stamp or date value is expired. Server time: {}",
+                sign::format_timestamp(now)
+            ),
+        ));
     }
 
     // The key, its token, then the signature.
     let Some(key) = shared.config.keys.get(field("AccessKeyId")) else {
-        return Err(fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."));
+        return Err(fail(
+            404,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        ));
     };
     match (&key.token, get("SecurityToken")) {
-        (Some(_), None) => return Err(fail(400, "InvalidSecurityToken.Missing", "The security token is required for this AccessKey.")),
-        (Some(want), Some(got)) if want != got => return Err(fail(400, "InvalidSecurityToken.Mismatch", "Specified SecurityToken is not valid.")),
-        (None, Some(_)) => return Err(fail(400, "InvalidSecurityToken.Malformed", "A SecurityToken was sent with a non-STS AccessKey.")),
+        (Some(_), None) => {
+            return Err(fail(
+                400,
+                "InvalidSecurityToken.Missing",
+                "The security token is required for this AccessKey.",
+            ))
+        }
+        (Some(want), Some(got)) if want != got => {
+            return Err(fail(
+                400,
+                "InvalidSecurityToken.Mismatch",
+                "Specified SecurityToken is not valid.",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                400,
+                "InvalidSecurityToken.Malformed",
+                "A SecurityToken was sent with a non-STS AccessKey.",
+            ))
+        }
         _ => {}
     }
     let unsigned: Vec<(&str, &str)> = params
@@ -734,10 +786,21 @@ fn process(
         ));
     }
     if !lock(&shared.nonces).insert(field("SignatureNonce")) {
-        return Err(fail(400, "SignatureNonceUsed", "Specified signature nonce was used already."));
+        return Err(fail(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        ));
     }
     if field("Version") != crate::API_VERSION {
-        return Err(fail(400, "InvalidVersion", format!("Specified parameter Version {} is not valid.", field("Version"))));
+        return Err(fail(
+            400,
+            "InvalidVersion",
+            format!(
+                "Specified parameter Version {} is not valid.",
+                field("Version")
+            ),
+        ));
     }
 
     match field("Action") {
@@ -768,32 +831,62 @@ fn prepare_upload(
     match state {
         KeyState::Active => {}
         KeyState::AccessDenied => return Err(fail(403, "AccessDenied", "Auth is not valid.")),
-        KeyState::UserDisable => return Err(fail(403, "UserDisable", "The user has been disabled due to arrears.")),
+        KeyState::UserDisable => {
+            return Err(fail(
+                403,
+                "UserDisable",
+                "The user has been disabled due to arrears.",
+            ))
+        }
         KeyState::NoPermission => return Err(fail(400, "NoPermission", "Permission denied.")),
     }
     let Some(bucket) = get("BucketName") else {
-        return Err(fail(400, "MissingBucketName", "BucketName is mandatory for this action."));
+        return Err(fail(
+            400,
+            "MissingBucketName",
+            "BucketName is mandatory for this action.",
+        ));
     };
     if !is_valid_bucket_name(bucket) {
-        return Err(fail(400, "InvalidBucketName", "Specified parameter BucketName is not valid"));
+        return Err(fail(
+            400,
+            "InvalidBucketName",
+            "Specified parameter BucketName is not valid",
+        ));
     }
     if let Some(ip) = get("ClientIp") {
         if ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(fail(400, "InvalidClientIp", "Specified parameter ClientIp is not valid"));
+            return Err(fail(
+                400,
+                "InvalidClientIp",
+                "Specified parameter ClientIp is not valid",
+            ));
         }
     }
     if let Some(uid) = get("aliUid") {
         if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(fail(400, "InvalidaliUid", "Specified parameter aliUid is not valid"));
+            return Err(fail(
+                400,
+                "InvalidaliUid",
+                "Specified parameter aliUid is not valid",
+            ));
         }
     }
     if let Some(region) = get("EnsRegionId") {
         if region.is_empty() {
-            return Err(fail(400, "InvalidParameter.EnsRegionId", "The specified field EnsRegionId invalid. Please check it again."));
+            return Err(fail(
+                400,
+                "InvalidParameter.EnsRegionId",
+                "The specified field EnsRegionId invalid. Please check it again.",
+            ));
         }
     }
     if !shared.config.buckets.contains(bucket) {
-        return Err(fail(404, "NoSuchBucket", "The specified bucket does not exist."));
+        return Err(fail(
+            404,
+            "NoSuchBucket",
+            "The specified bucket does not exist.",
+        ));
     }
     Ok(serde_json::json!({
         "RequestId": request_id,
@@ -870,7 +963,15 @@ mod tests {
     fn bucket_names() {
         assert!(is_valid_bucket_name("test"));
         assert!(is_valid_bucket_name("my-bucket-01"));
-        for bad in ["ab", "-ab", "ab-", "Upper", "has space", "a_b", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "-ab",
+            "ab-",
+            "Upper",
+            "has space",
+            "a_b",
+            &"a".repeat(64),
+        ] {
             assert!(!is_valid_bucket_name(bad), "{bad}");
         }
         assert_eq!(physical_bucket("test"), physical_bucket("test"));

@@ -332,7 +332,11 @@ impl fmt::Display for Error {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {} {}: {}", self.http_status, self.code, self.message)?;
+        write!(
+            f,
+            "HTTP {} {}: {}",
+            self.http_status, self.code, self.message
+        )?;
         if !self.request_id.is_empty() {
             write!(f, " (RequestId: {})", self.request_id)?;
         }

@@ -47,7 +47,11 @@ impl PrepareUploadRequest {
     /// An extra parameter sent as is (older SDKs send `EnsRegionId`,
     /// `Station`, `ObjectKey`...). A later value for the same key replaces
     /// the earlier one.
-    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> PrepareUploadRequest {
+    pub fn param(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> PrepareUploadRequest {
         let key = key.into();
         let value = value.into();
         match self.extra.iter_mut().find(|(k, _)| *k == key) {
@@ -132,7 +136,10 @@ pub fn validate_client_ip(ip: &str) -> Result<()> {
         Ok(_) => Ok(()),
         Err(_) => Err(Error::invalid_input(
             "ClientIp",
-            format!("{:?} is not an IPv4 or IPv6 address", truncate_for_message(ip)),
+            format!(
+                "{:?} is not an IPv4 or IPv6 address",
+                truncate_for_message(ip)
+            ),
         )),
     }
 }

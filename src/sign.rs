@@ -62,7 +62,13 @@ pub fn rpc_v1<K: AsRef<str>, V: AsRef<str>>(
     secret: &str,
 ) -> RpcV1Signature {
     let mut order: Vec<usize> = (0..params.len()).collect();
-    order.sort_by(|&a, &b| params[a].0.as_ref().as_bytes().cmp(params[b].0.as_ref().as_bytes()));
+    order.sort_by(|&a, &b| {
+        params[a]
+            .0
+            .as_ref()
+            .as_bytes()
+            .cmp(params[b].0.as_ref().as_bytes())
+    });
 
     let raw_len: usize = params
         .iter()
@@ -259,7 +265,10 @@ mod tests {
     #[test]
     fn percent_decoding_round_trips_and_tolerates_junk() {
         for s in ["a b", "bücket-测试", "*~%&=+/"] {
-            assert_eq!(percent_decode(&percent_encode(s), false).as_deref(), Some(s));
+            assert_eq!(
+                percent_decode(&percent_encode(s), false).as_deref(),
+                Some(s)
+            );
         }
         assert_eq!(percent_decode("a+b%2", true).as_deref(), Some("a b%2"));
         assert_eq!(percent_decode("%zz", false).as_deref(), Some("%zz"));

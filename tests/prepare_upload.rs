@@ -17,7 +17,10 @@ fn success_returns_the_three_fields() {
     let out = client
         .prepare_upload(&PrepareUploadRequest::new("test").client_ip("180.166.1.2"))
         .unwrap();
-    assert!(out.bucket_name.starts_with("test-") && out.bucket_name.len() == 11, "{out:?}");
+    assert!(
+        out.bucket_name.starts_with("test-") && out.bucket_name.len() == 11,
+        "{out:?}"
+    );
     assert_eq!(out.endpoint, emu.addr().to_string());
     assert_eq!(out.request_id.len(), 36, "{out:?}");
     let seen = emu.requests();
@@ -30,7 +33,9 @@ fn success_returns_the_three_fields() {
 fn the_wire_matches_the_official_sdks() {
     let emu = Emulator::start().unwrap();
     let client = client_for(&emu, emu.credentials());
-    client.prepare_upload(&PrepareUploadRequest::new("test")).unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
     client
         .prepare_upload(&PrepareUploadRequest::new("test").client_ip("2001:db8::1"))
         .unwrap();
@@ -44,7 +49,10 @@ fn the_wire_matches_the_official_sdks() {
     assert_eq!(r.header("x-acs-version"), Some("2017-11-10"));
     assert_eq!(r.header("accept"), Some("application/json"));
     let ua = r.header("user-agent").unwrap();
-    assert!(ua.starts_with(&format!("ens-upload/{}", env!("CARGO_PKG_VERSION"))), "{ua}");
+    assert!(
+        ua.starts_with(&format!("ens-upload/{}", env!("CARGO_PKG_VERSION"))),
+        "{ua}"
+    );
 
     for (k, v) in [
         ("Action", "PrepareUpload"),
@@ -64,7 +72,10 @@ fn the_wire_matches_the_official_sdks() {
     let ts = r.param("Timestamp").unwrap();
     let b = ts.as_bytes();
     assert_eq!(ts.len(), 20, "{ts}");
-    assert!(b[4] == b'-' && b[10] == b'T' && b[13] == b':' && b[19] == b'Z', "{ts}");
+    assert!(
+        b[4] == b'-' && b[10] == b'T' && b[13] == b':' && b[19] == b'Z',
+        "{ts}"
+    );
     assert_ne!(r.param("SignatureNonce"), seen[1].param("SignatureNonce"));
 
     // The signature in the query is RPC v1 over every other parameter.
@@ -82,10 +93,18 @@ fn the_wire_matches_the_official_sdks() {
 fn sts_credentials_send_the_security_token() {
     let emu = Emulator::start().unwrap();
     let client = client_for(&emu, emu.sts_credentials());
-    client.prepare_upload(&PrepareUploadRequest::new("test")).unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
     let r = &emu.requests()[0];
-    assert_eq!(r.param("SecurityToken"), Some(emulator::TEST_SECURITY_TOKEN));
-    assert_eq!(r.param("AccessKeyId"), Some(emulator::TEST_STS_ACCESS_KEY_ID));
+    assert_eq!(
+        r.param("SecurityToken"),
+        Some(emulator::TEST_SECURITY_TOKEN)
+    );
+    assert_eq!(
+        r.param("AccessKeyId"),
+        Some(emulator::TEST_STS_ACCESS_KEY_ID)
+    );
 
     // A wrong token is the server's error, and the token never shows in it.
     let bad = client_for(
@@ -96,14 +115,21 @@ fn sts_credentials_send_the_security_token() {
             "WRONG-TOKEN-VALUE",
         ),
     );
-    let e = bad.prepare_upload(&PrepareUploadRequest::new("test")).unwrap_err();
-    assert_eq!(e.api().unwrap().known_code(), KnownCode::InvalidSecurityToken);
+    let e = bad
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    assert_eq!(
+        e.api().unwrap().known_code(),
+        KnownCode::InvalidSecurityToken
+    );
     assert!(!format!("{e} {e:?}").contains("WRONG-TOKEN-VALUE"));
 }
 
 /// Asserts an API error with every field the server sends.
 fn assert_api(e: &Error, status: u16, code: &str, message_part: &str) {
-    let api = e.api().unwrap_or_else(|| panic!("expected API error {code}, got {e:?}"));
+    let api = e
+        .api()
+        .unwrap_or_else(|| panic!("expected API error {code}, got {e:?}"));
     assert_eq!(api.http_status, status, "{e}");
     assert_eq!(api.code, code, "{e}");
     assert!(api.message.contains(message_part), "{e}");
@@ -114,7 +140,10 @@ fn assert_api(e: &Error, status: u16, code: &str, message_part: &str) {
     assert_eq!(e.code(), Some(code));
     assert_eq!(e.request_id(), Some(api.request_id.as_str()));
     let shown = e.to_string();
-    assert!(shown.contains(code) && shown.contains(&api.request_id), "{shown}");
+    assert!(
+        shown.contains(code) && shown.contains(&api.request_id),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -122,18 +151,25 @@ fn every_seed_error_code_comes_back_typed() {
     let emu = Emulator::start().unwrap();
     let client = client_for(&emu, emu.credentials());
 
-    let e = client.prepare_upload(&PrepareUploadRequest::new("missing")).unwrap_err();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("missing"))
+        .unwrap_err();
     assert_api(&e, 404, "NoSuchBucket", "does not exist");
     assert!(e.api().unwrap().is_no_such_bucket());
 
-    let e = client.prepare_upload(&PrepareUploadRequest::new("Bad_Name")).unwrap_err();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("Bad_Name"))
+        .unwrap_err();
     assert_api(&e, 400, "InvalidBucketName", "BucketName");
     assert!(e.api().unwrap().is_invalid_bucket_name());
 
     // The client refuses a bad ClientIp itself; the generic call lets the
     // server say it.
     let e = client
-        .call("PrepareUpload", &[("BucketName", "test"), ("ClientIp", "999.1.1.1")])
+        .call(
+            "PrepareUpload",
+            &[("BucketName", "test"), ("ClientIp", "999.1.1.1")],
+        )
         .unwrap_err();
     assert_api(&e, 400, "InvalidClientIp", "ClientIp");
     assert!(e.api().unwrap().is_invalid_client_ip());
@@ -151,8 +187,13 @@ fn every_seed_error_code_comes_back_typed() {
     assert_eq!(e.api().unwrap().known_code(), KnownCode::InvalidParameter);
 
     for (id, state) in emulator::TEST_DENIED_KEYS {
-        let c = client_for(&emu, Credentials::access_key(*id, emulator::TEST_ACCESS_KEY_SECRET));
-        let e = c.prepare_upload(&PrepareUploadRequest::new("test")).unwrap_err();
+        let c = client_for(
+            &emu,
+            Credentials::access_key(*id, emulator::TEST_ACCESS_KEY_SECRET),
+        );
+        let e = c
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err();
         let api = e.api().unwrap();
         match state {
             KeyState::AccessDenied => {
@@ -176,16 +217,23 @@ fn every_seed_error_code_comes_back_typed() {
 fn unknown_key_and_wrong_secret() {
     let emu = Emulator::start().unwrap();
     let unknown = client_for(&emu, Credentials::access_key("LTAI-nobody", "x"));
-    let e = unknown.prepare_upload(&PrepareUploadRequest::new("test")).unwrap_err();
+    let e = unknown
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
     assert_api(&e, 404, "InvalidAccessKeyId.NotFound", "access key");
 
     let wrong = client_for(
         &emu,
         Credentials::access_key(emulator::TEST_ACCESS_KEY_ID, "WRONG-SECRET-VALUE"),
     );
-    let e = wrong.prepare_upload(&PrepareUploadRequest::new("test")).unwrap_err();
+    let e = wrong
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
     assert_api(&e, 400, "SignatureDoesNotMatch", "string to sign");
-    assert_eq!(e.api().unwrap().signature_diagnosis, Some(SignatureDiagnosis::WrongSecret));
+    assert_eq!(
+        e.api().unwrap().signature_diagnosis,
+        Some(SignatureDiagnosis::WrongSecret)
+    );
     let shown = e.to_string();
     assert!(shown.contains("secret is wrong"), "{shown}");
     assert!(!format!("{shown} {e:?}").contains("WRONG-SECRET-VALUE"));
@@ -200,13 +248,41 @@ fn bad_input_is_refused_before_sending() {
         (PrepareUploadRequest::new(""), "BucketName", "empty"),
         (PrepareUploadRequest::new("te\0st"), "BucketName", "control"),
         (PrepareUploadRequest::new("te\nst"), "BucketName", "control"),
-        (PrepareUploadRequest::new("te\u{7f}st"), "BucketName", "control"),
-        (PrepareUploadRequest::new(long.as_str()), "BucketName", "256 bytes"),
-        (PrepareUploadRequest::new("test").client_ip(""), "ClientIp", "not an IPv4"),
-        (PrepareUploadRequest::new("test").client_ip("1.2.3"), "ClientIp", "not an IPv4"),
-        (PrepareUploadRequest::new("test").client_ip("example.com"), "ClientIp", "not an IPv4"),
-        (PrepareUploadRequest::new("test").client_ip("1.2.3.4 "), "ClientIp", "not an IPv4"),
-        (PrepareUploadRequest::new("test").param("BucketName", "x"), "BucketName", ".param"),
+        (
+            PrepareUploadRequest::new("te\u{7f}st"),
+            "BucketName",
+            "control",
+        ),
+        (
+            PrepareUploadRequest::new(long.as_str()),
+            "BucketName",
+            "256 bytes",
+        ),
+        (
+            PrepareUploadRequest::new("test").client_ip(""),
+            "ClientIp",
+            "not an IPv4",
+        ),
+        (
+            PrepareUploadRequest::new("test").client_ip("1.2.3"),
+            "ClientIp",
+            "not an IPv4",
+        ),
+        (
+            PrepareUploadRequest::new("test").client_ip("example.com"),
+            "ClientIp",
+            "not an IPv4",
+        ),
+        (
+            PrepareUploadRequest::new("test").client_ip("1.2.3.4 "),
+            "ClientIp",
+            "not an IPv4",
+        ),
+        (
+            PrepareUploadRequest::new("test").param("BucketName", "x"),
+            "BucketName",
+            ".param",
+        ),
     ];
     for (req, field, why) in cases {
         let e = client.prepare_upload(&req).unwrap_err();
@@ -230,15 +306,30 @@ fn bad_input_is_refused_before_sending() {
 fn generic_call_returns_json_and_refuses_reserved_parameters() {
     let emu = Emulator::start().unwrap();
     let client = client_for(&emu, emu.credentials());
-    let v = client.call("PrepareUpload", &[("BucketName", "test")]).unwrap();
+    let v = client
+        .call("PrepareUpload", &[("BucketName", "test")])
+        .unwrap();
     assert!(v["BucketName"].as_str().unwrap().starts_with("test-"));
     assert_eq!(v["Endpoint"], emu.addr().to_string());
 
-    for reserved in ["Signature", "Timestamp", "AccessKeyId", "SecurityToken", "Action"] {
-        let e = client.call("PrepareUpload", &[(reserved, "x")]).unwrap_err();
-        assert!(matches!(&e, Error::InvalidInput { field, .. } if field == reserved), "{e:?}");
+    for reserved in [
+        "Signature",
+        "Timestamp",
+        "AccessKeyId",
+        "SecurityToken",
+        "Action",
+    ] {
+        let e = client
+            .call("PrepareUpload", &[(reserved, "x")])
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput { field, .. } if field == reserved),
+            "{e:?}"
+        );
     }
-    let e = client.call("Prepare Upload", &[("BucketName", "test")]).unwrap_err();
+    let e = client
+        .call("Prepare Upload", &[("BucketName", "test")])
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
     let e = client.call("DescribeNothing", &[("A", "b")]).unwrap_err();
     assert_api(&e, 404, "InvalidAction.NotFound", "DescribeNothing");
@@ -257,7 +348,11 @@ fn extra_parameters_are_sent_and_signed() {
     let r = &emu.requests()[0];
     assert_eq!(r.param("EnsRegionId"), Some("cn-shanghai"));
     assert_eq!(r.param("ObjectKey"), Some("dir/a b*c.bin"));
-    assert!(r.raw_query.contains("ObjectKey=dir%2Fa%20b%2Ac.bin"), "{}", r.raw_query);
+    assert!(
+        r.raw_query.contains("ObjectKey=dir%2Fa%20b%2Ac.bin"),
+        "{}",
+        r.raw_query
+    );
 }
 
 #[test]
@@ -272,7 +367,8 @@ fn one_client_shared_by_threads_reuses_connections() {
             let c = client.clone();
             std::thread::spawn(move || {
                 for _ in 0..25 {
-                    c.prepare_upload(&PrepareUploadRequest::new("test")).unwrap();
+                    c.prepare_upload(&PrepareUploadRequest::new("test"))
+                        .unwrap();
                 }
             })
         })
@@ -282,22 +378,36 @@ fn one_client_shared_by_threads_reuses_connections() {
     }
     let seen = emu.requests();
     assert_eq!(seen.len(), 100);
-    let nonces: HashSet<_> = seen.iter().map(|r| r.param("SignatureNonce").unwrap()).collect();
+    let nonces: HashSet<_> = seen
+        .iter()
+        .map(|r| r.param("SignatureNonce").unwrap())
+        .collect();
     assert_eq!(nonces.len(), 100, "every nonce is fresh");
     let connections: HashSet<_> = seen.iter().map(|r| r.connection_id).collect();
-    assert!(connections.len() <= 8, "keep-alive pool: {} connections for 100 calls", connections.len());
+    assert!(
+        connections.len() <= 8,
+        "keep-alive pool: {} connections for 100 calls",
+        connections.len()
+    );
 }
 
 #[test]
 fn emulator_refuses_replays_and_stale_timestamps() {
     let emu = Emulator::start().unwrap();
     let client = client_for(&emu, emu.credentials());
-    client.prepare_upload(&PrepareUploadRequest::new("test")).unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
     let query = emu.requests()[0].raw_query.clone();
-    let replay = format!("POST /?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let replay = format!(
+        "POST /?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     let answer = raw_exchange(emu.addr(), &replay);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("\"Code\":\"SignatureNonceUsed\""), "{answer}");
+    assert!(
+        answer.contains("\"Code\":\"SignatureNonceUsed\""),
+        "{answer}"
+    );
 
     // A correctly signed request from 20 minutes ago.
     let old = time::OffsetDateTime::now_utc() - time::Duration::minutes(20);
@@ -316,7 +426,12 @@ fn emulator_refuses_replays_and_stale_timestamps() {
     let q = rpc_v1("POST", &params, emulator::TEST_ACCESS_KEY_SECRET).signed_query();
     let answer = raw_exchange(
         emu.addr(),
-        &format!("POST /?{q} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        &format!(
+            "POST /?{q} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
     );
-    assert!(answer.contains("\"Code\":\"InvalidTimeStamp.Expired\""), "{answer}");
+    assert!(
+        answer.contains("\"Code\":\"InvalidTimeStamp.Expired\""),
+        "{answer}"
+    );
 }

@@ -20,9 +20,21 @@ fn every_rpc_v1_vector_matches_byte_for_byte() {
             &params,
             v["access_key_secret"].as_str().unwrap(),
         );
-        assert_eq!(sig.canonical_query, v["canonical_query"].as_str().unwrap(), "{name}: canonical query");
-        assert_eq!(sig.string_to_sign, v["string_to_sign"].as_str().unwrap(), "{name}: string to sign");
-        assert_eq!(sig.signature, v["signature"].as_str().unwrap(), "{name}: signature");
+        assert_eq!(
+            sig.canonical_query,
+            v["canonical_query"].as_str().unwrap(),
+            "{name}: canonical query"
+        );
+        assert_eq!(
+            sig.string_to_sign,
+            v["string_to_sign"].as_str().unwrap(),
+            "{name}: string to sign"
+        );
+        assert_eq!(
+            sig.signature,
+            v["signature"].as_str().unwrap(),
+            "{name}: signature"
+        );
     }
 }
 
@@ -40,5 +52,8 @@ fn signed_query_appends_the_encoded_signature() {
     let sig = rpc_v1("GET", &[("A", "1")], "secret");
     let q = sig.signed_query();
     assert!(q.starts_with("A=1&Signature="));
-    assert!(!q["A=1&Signature=".len()..].contains(['+', '/', '=']), "{q}");
+    assert!(
+        !q["A=1&Signature=".len()..].contains(['+', '/', '=']),
+        "{q}"
+    );
 }
