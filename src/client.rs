@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
-use crate::error::{ApiError, Error, Result, SignatureDiagnosis, TransportKind};
+use crate::error::{Error, Result, TransportKind};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
+use crate::response;
 use crate::sign;
 
 /// The ENS API version this client speaks.
@@ -327,7 +328,7 @@ impl Client {
     fn call_typed<T: DeserializeOwned>(&self, action: &str, params: &[(&str, &str)]) -> Result<T> {
         check_call_params(action, params)?;
         let (status, body) = self.send(action, params)?;
-        serde_json::from_slice(&body).map_err(|e| decode_error(status, &body, &e.to_string()))
+        response::decode_success(status, &body)
     }
 
     /// Sends one signed request; returns the status and body of a 2xx answer.
@@ -382,7 +383,11 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok((status, body));
         }
-        Err(api_error(status, &body, &signed.string_to_sign))
+        Err(response::decode_error_answer(
+            status,
+            &body,
+            &signed.string_to_sign,
+        ))
     }
 }
 
@@ -429,95 +434,6 @@ fn read_body(
         }),
         Err(e) => Err(transport_error(e, https)),
     }
-}
-
-/// An error for a body that is not what the API sends.
-fn decode_error(status: u16, body: &[u8], reason: &str) -> Error {
-    const PREFIX: usize = 256;
-    let prefix = &body[..body.len().min(PREFIX)];
-    Error::Decode {
-        status,
-        reason: reason.to_owned(),
-        body_prefix: String::from_utf8_lossy(prefix).into_owned(),
-    }
-}
-
-/// Turns a non-2xx answer into an [`ApiError`], or a decode error when the
-/// body is not the API's JSON error shape.
-fn api_error(status: u16, body: &[u8], our_string_to_sign: &str) -> Error {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        #[serde(rename = "Code")]
-        code: Option<String>,
-        #[serde(rename = "Message", default)]
-        message: Option<String>,
-        #[serde(rename = "RequestId", default)]
-        request_id: Option<String>,
-        #[serde(rename = "HostId", default)]
-        host_id: Option<String>,
-        #[serde(rename = "Recommend", default)]
-        recommend: Option<String>,
-    }
-    let parsed: Body = match serde_json::from_slice(body) {
-        Ok(b) => b,
-        Err(e) => {
-            return decode_error(
-                status,
-                body,
-                &format!("not the API's JSON error shape: {e}"),
-            )
-        }
-    };
-    let Some(code) = parsed.code.filter(|c| !c.is_empty()) else {
-        return decode_error(status, body, "error response without a Code");
-    };
-    let message = parsed.message.unwrap_or_default();
-    let signature_diagnosis =
-        (code == "SignatureDoesNotMatch").then(|| diagnose_signature(&message, our_string_to_sign));
-    Error::from(ApiError {
-        http_status: status,
-        message: redact_security_token(&message),
-        code,
-        request_id: parsed.request_id.unwrap_or_default(),
-        host_id: parsed.host_id.unwrap_or_default(),
-        recommend: parsed.recommend.unwrap_or_default(),
-        signature_diagnosis,
-    })
-}
-
-/// Compares the server's string to sign (after the last `:` of its message,
-/// as the official SDKs read it) with ours.
-fn diagnose_signature(message: &str, ours: &str) -> SignatureDiagnosis {
-    let server = match message.rsplit_once(':') {
-        Some((_, s)) if s.trim().contains("&%2F&") => s.trim(),
-        _ => return SignatureDiagnosis::ServerStringUnknown,
-    };
-    if server == ours {
-        SignatureDiagnosis::WrongSecret
-    } else {
-        SignatureDiagnosis::CanonicalizationDiffers {
-            client: redact_security_token(ours),
-            server: redact_security_token(server),
-        }
-    }
-}
-
-/// Replaces the value of `SecurityToken` in a string to sign (where it is
-/// `SecurityToken%3D<value>%26`) so an error never carries the token.
-pub(crate) fn redact_security_token(s: &str) -> String {
-    const KEY: &str = "SecurityToken%3D";
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find(KEY) {
-        let after = pos + KEY.len();
-        out.push_str(&rest[..after]);
-        out.push_str("<redacted>");
-        let tail = &rest[after..];
-        let end = tail.find("%26").unwrap_or(tail.len());
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Maps ureq's errors onto [`TransportKind`]s. Messages never include the
@@ -686,19 +602,6 @@ mod tests {
         let bad = |k: &str| (k == "HTTPS_PROXY").then(|| "http://u:pw@[bad".to_owned());
         let e = proxy_from_env(&https, &bad).unwrap_err().to_string();
         assert!(e.contains("HTTPS_PROXY") && !e.contains("pw"), "{e}");
-    }
-
-    #[test]
-    fn security_token_is_redacted() {
-        let s = "POST&%2F&A%3Db%26SecurityToken%3DCAIS%252Btok%26Timestamp%3D1";
-        assert_eq!(
-            redact_security_token(s),
-            "POST&%2F&A%3Db%26SecurityToken%3D<redacted>%26Timestamp%3D1"
-        );
-        assert_eq!(
-            redact_security_token("x%26SecurityToken%3Dtail"),
-            "x%26SecurityToken%3D<redacted>"
-        );
     }
 
     #[test]

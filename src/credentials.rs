@@ -119,6 +119,26 @@ impl Credentials {
         resolve_chain(&ProcessEnv, Some(profile))
     }
 
+    /// Reads profile `profile` from the text of an Alibaba Cloud
+    /// `credentials.ini` (types `access_key` and `sts`). `Ok(None)` when the
+    /// profile is absent or disabled.
+    ///
+    /// ```
+    /// use ens_upload::Credentials;
+    /// let ini = "[default]\ntype = access_key\naccess_key_id = AK\naccess_key_secret = S\n";
+    /// let c = Credentials::from_ini_str(ini, "default").unwrap().unwrap();
+    /// assert_eq!(c.access_key_id(), "AK");
+    /// ```
+    pub fn from_ini_str(text: &str, profile: &str) -> Result<Option<Credentials>> {
+        credentials_from_ini(text, profile, Path::new("<text>"))
+    }
+
+    /// Reads a profile from the text of the `aliyun` CLI's `config.json`
+    /// (modes `AK` and `StsToken`); `None` means its `current` profile.
+    pub fn from_cli_config_str(text: &str, profile: Option<&str>) -> Result<Option<Credentials>> {
+        credentials_from_cli_config(text, profile, Path::new("<text>"))
+    }
+
     /// The AccessKey id (not secret; sent in every request).
     pub fn access_key_id(&self) -> &str {
         &self.access_key_id

@@ -28,6 +28,7 @@ mod endpoint;
 mod error;
 pub mod ffi;
 mod prepare_upload;
+pub mod response;
 pub mod sign;
 mod tls;
 
