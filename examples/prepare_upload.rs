@@ -135,9 +135,8 @@ type RunningEmulator = (String, ());
 
 #[cfg(feature = "emulator")]
 fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
-    let emu = ens_upload::emulator::Emulator::start().map_err(|e| Error::Transport {
-        kind: ens_upload::TransportKind::Io,
-        message: format!("cannot start the emulator: {e}"),
+    let emu = ens_upload::emulator::Emulator::start().map_err(|e| Error::Config {
+        reason: format!("cannot start the emulator: {e}"),
     })?;
     let creds = emu.credentials();
     eprintln!(

@@ -4,15 +4,17 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
+use crate::clock::{self, ClockOffset};
 use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
-use crate::error::{Error, Result, TransportKind};
+use crate::error::{Error, KnownCode, Result, TransportKind};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 use crate::response;
+use crate::retry::{self, RetryPolicy};
 use crate::sign;
 
 /// The ENS API version this client speaks.
@@ -72,6 +74,7 @@ pub struct ClientBuilder {
     proxy: ProxySetting,
     ca: CaSetting,
     max_idle_connections: usize,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -90,6 +93,7 @@ impl fmt::Debug for ClientBuilder {
             .field("call_timeout", &self.call_timeout)
             .field("proxy", &proxy)
             .field("ca", &self.ca)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -106,6 +110,7 @@ impl Default for ClientBuilder {
             proxy: ProxySetting::FromEnv,
             ca: CaSetting::Bundled,
             max_idle_connections: 8,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -145,10 +150,31 @@ impl ClientBuilder {
         self
     }
 
-    /// Overall limit for one call, from connecting to the last body byte
-    /// (default 30 s).
+    /// Overall limit for one call: every attempt and every wait between
+    /// them (default 30 s).
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
+        self
+    }
+
+    /// How many times a failed call is tried again (default 3; 0 turns
+    /// retries off). Retried: connection failures and timeouts, HTTP 5xx,
+    /// `Throttling*` and `ServiceUnavailable`. Every attempt is signed anew.
+    pub fn retries(mut self, max_retries: u32) -> Self {
+        self.retry.max_retries = max_retries;
+        self
+    }
+
+    /// The first backoff ceiling (default 200 ms); it doubles with every
+    /// retry, and the wait is drawn at random below it ("full jitter").
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.retry.base_delay = delay;
+        self
+    }
+
+    /// The largest backoff ceiling (default 5 s).
+    pub fn retry_max_delay(mut self, delay: Duration) -> Self {
+        self.retry.max_delay = delay;
         self
     }
 
@@ -224,7 +250,6 @@ impl ClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .timeout_recv_response(Some(self.read_timeout))
             .timeout_recv_body(Some(self.read_timeout))
-            .timeout_global(Some(self.call_timeout))
             .max_idle_connections(self.max_idle_connections)
             .max_idle_connections_per_host(self.max_idle_connections)
             .proxy(proxy);
@@ -235,6 +260,9 @@ impl ClientBuilder {
                 agent: config.new_agent(),
                 endpoint,
                 credentials,
+                retry: self.retry,
+                call_timeout: self.call_timeout,
+                clock: ClockOffset::default(),
             }),
         })
     }
@@ -269,6 +297,9 @@ struct Inner {
     agent: ureq::Agent,
     endpoint: Endpoint,
     credentials: Credentials,
+    retry: RetryPolicy,
+    call_timeout: Duration,
+    clock: ClockOffset,
 }
 
 impl fmt::Debug for Client {
@@ -331,11 +362,57 @@ impl Client {
         response::decode_success(status, &body)
     }
 
-    /// Sends one signed request; returns the status and body of a 2xx answer.
+    /// How many seconds the server's clock is ahead of this machine's (negative
+    /// when behind), as learned from `Date` headers. Every call signs its
+    /// `Timestamp` with this correction; clones of a client share it.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.clock.get()
+    }
+
+    /// Sends a signed request, retrying as the policy says, within the call
+    /// timeout; returns the status and body of a 2xx answer.
     fn send(&self, action: &str, params: &[(&str, &str)]) -> Result<(u16, Vec<u8>)> {
         let inner = &*self.inner;
+        let deadline = Instant::now() + inner.call_timeout;
+        let mut attempts = 0u32;
+        let mut retries = 0u32;
+        let mut skew_retried = false;
+        loop {
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let outcome = self.attempt(action, params, remaining);
+            let failed = match outcome.result {
+                Ok(ok) => return Ok(ok),
+                Err(e) => e.with_attempts(attempts),
+            };
+            // A refused Timestamp with a clock we just corrected: once, at once.
+            let timestamp_refused = failed
+                .api()
+                .is_some_and(|a| a.known_code() == KnownCode::InvalidTimeStamp);
+            if timestamp_refused && outcome.clock_changed && !skew_retried {
+                skew_retried = true;
+                continue;
+            }
+            if retries >= inner.retry.max_retries || !retry::is_retryable(&failed) {
+                return Err(failed);
+            }
+            retries += 1;
+            let wait = outcome
+                .retry_after
+                .unwrap_or_else(|| inner.retry.backoff(retries));
+            // Never sleep past the deadline: give the caller the error now.
+            if Instant::now() + wait >= deadline {
+                return Err(failed);
+            }
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// One signed request with a fresh nonce and timestamp.
+    fn attempt(&self, action: &str, params: &[(&str, &str)], time_left: Duration) -> Attempt {
+        let inner = &*self.inner;
         let creds = &inner.credentials;
-        let timestamp = sign::timestamp_now();
+        let timestamp = sign::format_timestamp(inner.clock.now());
         let nonce = sign::new_nonce();
 
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 10);
@@ -362,33 +439,79 @@ impl Client {
         url.push_str("/?");
         url.push_str(&signed.signed_query());
 
-        let response = inner
+        let https = inner.endpoint.is_https();
+        let mut outcome = Attempt {
+            result: Err(Error::Transport {
+                kind: TransportKind::Timeout,
+                message: "the call timeout expired before this attempt".into(),
+                attempts: 1,
+            }),
+            retry_after: None,
+            clock_changed: false,
+        };
+        if time_left.is_zero() {
+            return outcome;
+        }
+        let response = match inner
             .agent
             .post(&url)
             .header("x-acs-action", action)
             .header("x-acs-version", API_VERSION)
+            .config()
+            .timeout_global(Some(time_left))
+            .build()
             .send(&[][..])
-            .map_err(|e| transport_error(e, inner.endpoint.is_https()))?;
+        {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.result = Err(transport_error(e, https));
+                return outcome;
+            }
+        };
 
         let status = response.status().as_u16();
-        if (300..400).contains(&status) {
-            let location = response
+        let header = |name: &str| {
+            response
                 .headers()
-                .get("location")
+                .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            return Err(Error::Redirect { status, location });
+                .map(str::to_owned)
+        };
+        let date = header("date");
+        outcome.clock_changed = inner.clock.observe(date.as_deref());
+        outcome.retry_after = retry::server_retry_after(
+            header("x-acs-retry-after").as_deref(),
+            header("retry-after").as_deref(),
+            date.as_deref().and_then(clock::parse_http_date),
+        );
+        if (300..400).contains(&status) {
+            outcome.result = Err(Error::Redirect {
+                status,
+                location: header("location"),
+                attempts: 1,
+            });
+            return outcome;
         }
-        let body = read_body(response, status, inner.endpoint.is_https())?;
-        if (200..300).contains(&status) {
-            return Ok((status, body));
-        }
-        Err(response::decode_error_answer(
-            status,
-            &body,
-            &signed.string_to_sign,
-        ))
+        outcome.result = match read_body(response, status, https) {
+            Ok(body) if (200..300).contains(&status) => Ok((status, body)),
+            Ok(body) => Err(response::decode_error_answer(
+                status,
+                &body,
+                &signed.string_to_sign,
+            )),
+            Err(e) => Err(e),
+        };
+        outcome
     }
+}
+
+/// What one attempt gave, and what it tells the retry loop.
+struct Attempt {
+    result: Result<(u16, Vec<u8>)>,
+    /// The wait the server asked for, if any.
+    retry_after: Option<Duration>,
+    /// Whether the server's `Date` changed the client's clock offset.
+    clock_changed: bool,
 }
 
 /// Refuses what the client sets itself and what cannot be a parameter name.
@@ -431,6 +554,7 @@ fn read_body(
         Err(ureq::Error::BodyExceedsLimit(_)) => Err(Error::ResponseTooLarge {
             status,
             limit: MAX_RESPONSE_BYTES,
+            attempts: 1,
         }),
         Err(e) => Err(transport_error(e, https)),
     }
@@ -463,7 +587,11 @@ fn transport_error(e: ureq::Error, https: bool) -> Error {
         U::Http(h) => (TransportKind::Protocol, h.to_string()),
         other => (TransportKind::Io, other.to_string()),
     };
-    Error::Transport { kind, message }
+    Error::Transport {
+        kind,
+        message,
+        attempts: 1,
+    }
 }
 
 fn io_kind(e: &io::Error) -> TransportKind {

@@ -42,6 +42,8 @@ pub enum Error {
         kind: TransportKind,
         /// Details from the network layer.
         message: String,
+        /// How many attempts were made, this failed one included.
+        attempts: u32,
     },
     /// The server answered with a redirect, which is never followed: the
     /// signed URL must not be replayed to another host.
@@ -50,6 +52,8 @@ pub enum Error {
         status: u16,
         /// The `Location` header, if any.
         location: Option<String>,
+        /// How many attempts were made, this one included.
+        attempts: u32,
     },
     /// The server answered, but the body is not what the API returns
     /// (an HTML error page from a proxy, garbage, missing fields).
@@ -60,6 +64,8 @@ pub enum Error {
         reason: String,
         /// The first bytes of the body (lossy UTF-8, at most 256 bytes).
         body_prefix: String,
+        /// How many attempts were made, this one included.
+        attempts: u32,
     },
     /// The response body was larger than the client accepts.
     ResponseTooLarge {
@@ -67,6 +73,8 @@ pub enum Error {
         status: u16,
         /// The limit in bytes.
         limit: u64,
+        /// How many attempts were made, this one included.
+        attempts: u32,
     },
 }
 
@@ -121,6 +129,8 @@ pub struct ApiError {
     /// For `SignatureDoesNotMatch`: what comparing our string to sign with
     /// the server's tells.
     pub signature_diagnosis: Option<SignatureDiagnosis>,
+    /// How many attempts were made, this one included.
+    pub attempts: u32,
 }
 
 /// Why a `SignatureDoesNotMatch` happened, found by comparing the server's
@@ -272,6 +282,32 @@ impl Error {
             .filter(|id| !id.is_empty())
     }
 
+    /// How many attempts the call made before this error: 0 when nothing
+    /// was sent (bad input, configuration, credentials), else at least 1.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Api(e) => e.attempts,
+            Error::Transport { attempts, .. }
+            | Error::Redirect { attempts, .. }
+            | Error::Decode { attempts, .. }
+            | Error::ResponseTooLarge { attempts, .. } => *attempts,
+            _ => 0,
+        }
+    }
+
+    /// Records the attempt count on errors that come from sending.
+    pub(crate) fn with_attempts(mut self, n: u32) -> Error {
+        match &mut self {
+            Error::Api(e) => e.attempts = n,
+            Error::Transport { attempts, .. }
+            | Error::Redirect { attempts, .. }
+            | Error::Decode { attempts, .. }
+            | Error::ResponseTooLarge { attempts, .. } => *attempts = n,
+            _ => {}
+        }
+        self
+    }
+
     pub(crate) fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::InvalidInput {
             field: field.into(),
@@ -294,8 +330,18 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_kind(f)?;
+        match self.attempts() {
+            n if n > 1 => write!(f, " (after {n} attempts)"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Error {
+    fn fmt_kind(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Api(e) => e.fmt(f),
+            Error::Api(e) => fmt::Display::fmt(e, f),
             Error::InvalidInput { field, reason } => write!(f, "invalid {field}: {reason}"),
             Error::Config { reason } => write!(f, "invalid client configuration: {reason}"),
             Error::Credentials { reason } => write!(f, "credentials: {reason}"),
@@ -304,10 +350,12 @@ impl fmt::Display for Error {
                 "no credentials found; looked in: {}",
                 looked_in.join("; ")
             ),
-            Error::Transport { kind, message } => {
+            Error::Transport { kind, message, .. } => {
                 write!(f, "transport error ({}): {message}", kind.as_str())
             }
-            Error::Redirect { status, location } => {
+            Error::Redirect {
+                status, location, ..
+            } => {
                 write!(f, "the server answered HTTP {status} redirect")?;
                 if let Some(loc) = location {
                     write!(f, " to {loc}")?;
@@ -318,11 +366,12 @@ impl fmt::Display for Error {
                 status,
                 reason,
                 body_prefix,
+                ..
             } => write!(
                 f,
                 "could not decode the HTTP {status} response ({reason}); body starts with: {body_prefix:?}"
             ),
-            Error::ResponseTooLarge { status, limit } => write!(
+            Error::ResponseTooLarge { status, limit, .. } => write!(
                 f,
                 "the HTTP {status} response body is larger than the {limit}-byte limit; refused"
             ),

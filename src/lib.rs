@@ -23,12 +23,14 @@
 #![deny(unsafe_code)]
 
 mod client;
+mod clock;
 pub mod credentials;
 mod endpoint;
 mod error;
 pub mod ffi;
 mod prepare_upload;
 pub mod response;
+mod retry;
 pub mod sign;
 mod tls;
 

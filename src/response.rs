@@ -31,6 +31,7 @@ pub fn decode_prepare_upload(status: u16, body: &[u8]) -> Result<PrepareUploadRe
         300..=399 => Err(Error::Redirect {
             status,
             location: None,
+            attempts: 1,
         }),
         _ => Err(decode_error_answer(status, body, "")),
     }
@@ -43,6 +44,7 @@ pub(crate) fn decode_error(status: u16, body: &[u8], reason: &str) -> Error {
         status,
         reason: reason.to_owned(),
         body_prefix: String::from_utf8_lossy(prefix).into_owned(),
+        attempts: 1,
     }
 }
 
@@ -98,6 +100,7 @@ pub fn decode_error_answer(status: u16, body: &[u8], our_string_to_sign: &str) -
         host_id: parsed.host_id.unwrap_or_default(),
         recommend: parsed.recommend.unwrap_or_default(),
         signature_diagnosis,
+        attempts: 1,
     })
 }
 

@@ -192,7 +192,8 @@ fn hex_val(b: u8) -> Option<u8> {
 }
 
 /// The current UTC time as `YYYY-MM-DDThh:mm:ssZ`, the `Timestamp` format.
-pub(crate) fn timestamp_now() -> String {
+#[cfg(test)]
+fn timestamp_now() -> String {
     format_timestamp(time::OffsetDateTime::now_utc())
 }
 

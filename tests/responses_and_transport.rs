@@ -36,7 +36,9 @@ fn a_redirect_is_an_error_and_is_not_followed() {
     );
     let e = call(&endpoint);
     match &e {
-        Error::Redirect { status, location } => {
+        Error::Redirect {
+            status, location, ..
+        } => {
             assert_eq!(*status, 302);
             assert_eq!(
                 location.as_deref(),
@@ -87,6 +89,7 @@ fn non_json_and_html_answers_are_decode_errors() {
             status,
             body_prefix,
             reason,
+            ..
         } => {
             assert_eq!(*status, 502);
             assert!(body_prefix.starts_with("<html>"), "{body_prefix}");
@@ -141,7 +144,7 @@ fn a_body_over_one_mib_is_refused() {
     let body = vec![b' '; MAX_RESPONSE_BYTES as usize + 1];
     let e = call(&canned_server(http_response("200 OK", "", &body), 1));
     match &e {
-        Error::ResponseTooLarge { status, limit } => {
+        Error::ResponseTooLarge { status, limit, .. } => {
             assert_eq!((*status, *limit), (200, 1 << 20));
         }
         other => panic!("{other:?}"),

@@ -74,12 +74,14 @@ pub fn http_response(status_line: &str, extra_headers: &str, body: &[u8]) -> Vec
     out
 }
 
-/// A client for a canned server (any credentials do).
+/// A client for a canned server (any credentials do), without retries so
+/// each canned answer is seen as is.
 pub fn client_at(endpoint: &str) -> Client {
     Client::builder()
         .endpoint(endpoint)
         .credentials(Credentials::access_key("id", "SECRET-DO-NOT-LEAK"))
         .read_timeout(Duration::from_secs(5))
+        .retries(0)
         .build()
         .unwrap()
 }
