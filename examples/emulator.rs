@@ -3,17 +3,23 @@
 //!
 //! ```text
 //! cargo run --example emulator --features emulator -- [--port N] [--bind IP] [--bucket NAME]...
+//!     [--clock-skew SECS] [--fault NAME[=ARG][:COUNT]]...
 //! ```
+//!
+//! Faults (played for the first COUNT requests, default 1): `internal-error`,
+//! `unavailable`, `throttling[=MS]`, `reset`, `slow[=MS]`, `non-json`,
+//! `truncated`, `bad-gateway`, `huge[=BYTES]`.
 
 use std::net::{IpAddr, SocketAddr};
 
-use ens_upload::emulator::{self, Emulator};
+use ens_upload::emulator::{self, Emulator, Fault};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut ip: IpAddr = [127, 0, 0, 1].into();
     let mut port: u16 = 0;
     let mut builder = Emulator::builder();
+    let mut faults: Vec<(Fault, usize)> = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
             args.next()
@@ -31,6 +37,25 @@ fn main() {
                     .unwrap_or_else(|_| usage("--bind takes an IP address"))
             }
             "--bucket" => builder = builder.bucket(value("--bucket")),
+            "--clock-skew" => {
+                let secs = value("--clock-skew")
+                    .parse()
+                    .unwrap_or_else(|_| usage("--clock-skew takes seconds"));
+                builder = builder.clock_skew_secs(secs);
+            }
+            "--fault" => {
+                let spec = value("--fault");
+                let (name, count) = match spec.rsplit_once(':') {
+                    Some((n, c)) => (
+                        n.to_owned(),
+                        c.parse()
+                            .unwrap_or_else(|_| usage("--fault COUNT must be a number")),
+                    ),
+                    None => (spec.clone(), 1),
+                };
+                let fault = name.parse::<Fault>().unwrap_or_else(|e| usage(&e));
+                faults.push((fault, count));
+            }
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other:?}")),
         }
@@ -42,6 +67,10 @@ fn main() {
             std::process::exit(1);
         }
     };
+    for (fault, count) in faults {
+        println!("Fault:       {fault:?} for the next {count} request(s)");
+        emu.inject(fault, count);
+    }
     println!("ENS emulator listening on {}", emu.endpoint());
     println!(
         "AccessKey:   {} / {}",
@@ -71,6 +100,7 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("emulator: {problem}");
     }
-    eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]...");
+    eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--fault NAME[=ARG][:COUNT]]...");
+    eprintln!("faults: internal-error unavailable throttling[=MS] reset slow[=MS] non-json truncated bad-gateway huge[=BYTES]");
     std::process::exit(if problem.is_empty() { 0 } else { 2 });
 }

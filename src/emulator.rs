@@ -72,6 +72,69 @@ pub enum KeyState {
     NoPermission,
 }
 
+/// A failure the emulator plays for the next requests instead of its normal
+/// answer (see [`Emulator::inject`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// HTTP 500 `InternalError`.
+    InternalError,
+    /// HTTP 503 `ServiceUnavailable`.
+    ServiceUnavailable,
+    /// HTTP 400 `Throttling.User` with `x-acs-retry-after` (milliseconds)
+    /// and `Retry-After` (whole seconds, rounded up).
+    Throttling {
+        /// The wait asked for, in milliseconds.
+        retry_after_ms: u64,
+    },
+    /// The connection is closed after the request is read, with no answer.
+    ConnectionReset,
+    /// The answer comes only after this long (past a client's read timeout).
+    Slow(Duration),
+    /// HTTP 200 with a body that is not JSON.
+    NonJson,
+    /// A success answer whose `Content-Length` is larger than what is sent
+    /// before the connection closes.
+    TruncatedBody,
+    /// HTTP 502 with an HTML page, as a gateway in front would send.
+    BadGatewayHtml,
+    /// HTTP 200 with a body of this many bytes.
+    HugeBody(usize),
+}
+
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// `internal-error`, `unavailable`, `throttling[=MS]`, `reset`,
+    /// `slow[=MS]`, `non-json`, `truncated`, `bad-gateway`, `huge[=BYTES]`.
+    fn from_str(s: &str) -> Result<Fault, String> {
+        let (name, arg) = match s.split_once('=') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let number = |default: u64| -> Result<u64, String> {
+            arg.map_or(Ok(default), |a| {
+                a.parse()
+                    .map_err(|_| format!("{name}: {a:?} is not a number"))
+            })
+        };
+        Ok(match name {
+            "internal-error" => Fault::InternalError,
+            "unavailable" => Fault::ServiceUnavailable,
+            "throttling" => Fault::Throttling {
+                retry_after_ms: number(100)?,
+            },
+            "reset" => Fault::ConnectionReset,
+            "slow" => Fault::Slow(Duration::from_millis(number(15_000)?)),
+            "non-json" => Fault::NonJson,
+            "truncated" => Fault::TruncatedBody,
+            "bad-gateway" => Fault::BadGatewayHtml,
+            "huge" => Fault::HugeBody(number(50 << 20)? as usize),
+            other => return Err(format!("unknown fault {other:?}")),
+        })
+    }
+}
+
 #[derive(Clone)]
 struct Key {
     secret: String,
@@ -87,6 +150,7 @@ pub struct EmulatorBuilder {
     buckets: HashSet<String>,
     oss_endpoint: Option<String>,
     host_id: String,
+    clock_skew_secs: i64,
 }
 
 impl Default for EmulatorBuilder {
@@ -97,6 +161,7 @@ impl Default for EmulatorBuilder {
             buckets: DEFAULT_BUCKETS.iter().map(|s| s.to_string()).collect(),
             oss_endpoint: None,
             host_id: "ens.aliyuncs.com".into(),
+            clock_skew_secs: 0,
         };
         b = b
             .access_key(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
@@ -169,6 +234,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Runs the emulator's clock this many seconds ahead of the machine's
+    /// (negative: behind). It judges `Timestamp`s and sends `Date` by it.
+    pub fn clock_skew_secs(mut self, secs: i64) -> Self {
+        self.clock_skew_secs = secs;
+        self
+    }
+
     /// Starts listening and serving on background threads.
     pub fn start(self) -> io::Result<Emulator> {
         let listener = TcpListener::bind(self.bind)?;
@@ -185,6 +257,7 @@ impl EmulatorBuilder {
             nonces: Mutex::new(NonceLog::default()),
             connections: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
+            faults: Mutex::new(VecDeque::new()),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
@@ -236,6 +309,8 @@ pub struct RecordedRequest {
     pub status: u16,
     /// Error `Code` answered, `None` on success.
     pub code: Option<String>,
+    /// The injected fault played for this request, if any.
+    pub fault: Option<Fault>,
 }
 
 impl RecordedRequest {
@@ -296,6 +371,18 @@ impl Emulator {
         lock(&self.shared.requests).clone()
     }
 
+    /// Plays `fault` for each of the next `times` requests, after any
+    /// faults already queued.
+    pub fn inject(&self, fault: Fault, times: usize) {
+        let mut queue = lock(&self.shared.faults);
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// How many injected faults have not been played yet.
+    pub fn pending_faults(&self) -> usize {
+        lock(&self.shared.faults).len()
+    }
+
     /// Forgets the recorded requests (not the nonces).
     pub fn clear_requests(&self) {
         lock(&self.shared.requests).clear();
@@ -330,6 +417,14 @@ struct Shared {
     nonces: Mutex<NonceLog>,
     connections: AtomicU64,
     accepted: AtomicU64,
+    faults: Mutex<VecDeque<Fault>>,
+}
+
+impl Shared {
+    /// The emulator's clock, skewed as configured.
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(self.config.clock_skew_secs)
+    }
 }
 
 /// Nonces seen within the Timestamp tolerance, as the service keeps them.
@@ -435,12 +530,42 @@ fn serve_connection(stream: TcpStream, connection_id: u64, shared: &Shared) {
             }
         };
         let keep_alive = request.keep_alive;
-        let response = handle(&request, connection_id, shared);
-        if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
+        let fault = lock(&shared.faults).pop_front();
+        let mut response = handle(&request, connection_id, shared, fault.as_ref());
+        if let Some(Fault::Slow(d)) = &fault {
+            std::thread::sleep(*d);
+        }
+        let sent = match &fault {
+            Some(Fault::ConnectionReset) => Err(io::ErrorKind::ConnectionReset.into()),
+            Some(Fault::TruncatedBody) => {
+                let full = response.body.len();
+                response.body.truncate(full / 2);
+                write_head(&mut writer, &response, full, false)
+                    .and_then(|_| writer.write_all(&response.body))
+                    .and_then(|_| Err(io::ErrorKind::UnexpectedEof.into()))
+            }
+            Some(Fault::HugeBody(n)) => write_head(&mut writer, &response, *n, false)
+                .and_then(|_| write_filler(&mut writer, *n))
+                .and_then(|_| Err(io::ErrorKind::Other.into())),
+            _ => write_response(&mut writer, &response, keep_alive),
+        };
+        if sent.is_err() || !keep_alive {
             let _ = writer.shutdown(Shutdown::Both);
             return;
         }
     }
+}
+
+/// Writes `n` bytes of JSON-harmless spaces, stopping at the first error.
+fn write_filler(w: &mut TcpStream, n: usize) -> io::Result<()> {
+    let chunk = [b' '; 64 * 1024];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(chunk.len());
+        w.write_all(&chunk[..k])?;
+        left -= k;
+    }
+    w.flush()
 }
 
 /// Reads one request. `Ok(None)` on a clean close; `Err(status)` on a
@@ -524,20 +649,29 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>
 }
 
 fn write_response(w: &mut TcpStream, r: &HttpResponse, keep_alive: bool) -> io::Result<()> {
-    let mut out = Vec::with_capacity(256 + r.body.len());
+    write_head(w, r, r.body.len(), keep_alive)?;
+    w.write_all(&r.body)?;
+    w.flush()
+}
+
+/// Writes the status line and headers, announcing `content_length` bytes.
+fn write_head(
+    w: &mut TcpStream,
+    r: &HttpResponse,
+    content_length: usize,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256);
     write!(out, "HTTP/1.1 {} {}\r\n", r.status, reason(r.status))?;
     for (k, v) in &r.headers {
         write!(out, "{k}: {v}\r\n")?;
     }
     write!(
         out,
-        "Content-Length: {}\r\nConnection: {}\r\n\r\n",
-        r.body.len(),
+        "Content-Length: {content_length}\r\nConnection: {}\r\n\r\n",
         if keep_alive { "keep-alive" } else { "close" }
     )?;
-    out.extend_from_slice(&r.body);
-    w.write_all(&out)?;
-    w.flush()
+    w.write_all(&out)
 }
 
 fn reason(status: u16) -> &'static str {
@@ -549,6 +683,8 @@ fn reason(status: u16) -> &'static str {
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
         501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
@@ -578,7 +714,12 @@ fn fail(status: u16, code: impl Into<String>, message: impl Into<String>) -> Api
     }
 }
 
-fn handle(req: &HttpRequest, connection_id: u64, shared: &Shared) -> HttpResponse {
+fn handle(
+    req: &HttpRequest,
+    connection_id: u64,
+    shared: &Shared,
+    fault: Option<&Fault>,
+) -> HttpResponse {
     let request_id = request_id();
     let (path, raw_query) = req
         .target
@@ -599,7 +740,9 @@ fn handle(req: &HttpRequest, connection_id: u64, shared: &Shared) -> HttpRespons
         };
     }
 
-    let outcome = if path != "/" {
+    let outcome = if let Some(failure) = fault.and_then(fault_failure) {
+        Err(failure)
+    } else if path != "/" {
         Err(fail(
             404,
             "InvalidAction.NotFound",
@@ -617,6 +760,9 @@ fn handle(req: &HttpRequest, connection_id: u64, shared: &Shared) -> HttpRespons
     };
 
     let (status, code, body) = match &outcome {
+        Ok(_) if fault == Some(&Fault::NonJson) => {
+            (200, None, "OK, but this is not JSON".to_owned())
+        }
         Ok(json) => (200, None, json.to_string()),
         Err(f) => {
             let recommend = format!(
@@ -644,16 +790,53 @@ fn handle(req: &HttpRequest, connection_id: u64, shared: &Shared) -> HttpRespons
         connection_id,
         status,
         code,
+        fault: fault.cloned(),
     });
 
+    let mut headers = vec![
+        ("Content-Type", "application/json;charset=utf-8".to_owned()),
+        ("x-acs-request-id", request_id),
+        ("Date", http_date(shared.now())),
+    ];
+    let body = match fault {
+        Some(Fault::Throttling { retry_after_ms }) => {
+            headers.push(("x-acs-retry-after", retry_after_ms.to_string()));
+            headers.push(("Retry-After", retry_after_ms.div_ceil(1000).to_string()));
+            body
+        }
+        Some(Fault::BadGatewayHtml) => {
+            headers[0].1 = "text/html".to_owned();
+            "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>".to_owned()
+        }
+        _ => body,
+    };
     HttpResponse {
         status,
-        headers: vec![
-            ("Content-Type", "application/json;charset=utf-8".into()),
-            ("x-acs-request-id", request_id),
-            ("Date", http_date(time::OffsetDateTime::now_utc())),
-        ],
+        headers,
         body: body.into_bytes(),
+    }
+}
+
+/// The API error an injected fault answers with, if it is one.
+fn fault_failure(fault: &Fault) -> Option<ApiFailure> {
+    match fault {
+        Fault::InternalError => Some(fail(
+            500,
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+        )),
+        Fault::ServiceUnavailable => Some(fail(
+            503,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        )),
+        Fault::Throttling { .. } => Some(fail(
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+        )),
+        Fault::BadGatewayHtml => Some(fail(502, "BadGateway", "gateway page")),
+        _ => None,
     }
 }
 
@@ -725,7 +908,7 @@ fn process(
             format!("Specified time stamp or date value is not well formatted: {ts}"),
         ));
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = shared.now();
     if (now - when).unsigned_abs() > TIMESTAMP_TOLERANCE {
         return Err(fail(
             400,

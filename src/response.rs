@@ -124,16 +124,21 @@ fn diagnose_signature(message: &str, ours: &str) -> SignatureDiagnosis {
 /// Replaces the value of `SecurityToken` in a string to sign (where it is
 /// `SecurityToken%3D<value>%26`) so an error never carries the token.
 pub(crate) fn redact_security_token(s: &str) -> String {
-    const KEY: &str = "SecurityToken%3D";
+    // In a string to sign the separators are encoded; in a query they are not.
+    let s = redact_value(s, "SecurityToken%3D", "%26");
+    redact_value(&s, "SecurityToken=", "&")
+}
+
+/// Replaces what follows each `key` up to the next `end` with `<redacted>`.
+fn redact_value(s: &str, key: &str, end: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(pos) = rest.find(KEY) {
-        let after = pos + KEY.len();
+    while let Some(pos) = rest.find(key) {
+        let after = pos + key.len();
         out.push_str(&rest[..after]);
         out.push_str("<redacted>");
         let tail = &rest[after..];
-        let end = tail.find("%26").unwrap_or(tail.len());
-        rest = &tail[end..];
+        rest = &tail[tail.find(end).unwrap_or(tail.len())..];
     }
     out.push_str(rest);
     out
@@ -153,6 +158,10 @@ mod tests {
         assert_eq!(
             redact_security_token("x%26SecurityToken%3Dtail"),
             "x%26SecurityToken%3D<redacted>"
+        );
+        assert_eq!(
+            redact_security_token("A=1&SecurityToken=CAIS%2Bx&T=2"),
+            "A=1&SecurityToken=<redacted>&T=2"
         );
     }
 }

@@ -20,11 +20,13 @@ pub struct RpcV1Signature {
 }
 
 impl std::fmt::Debug for RpcV1Signature {
-    // The signature is a credential for one request; keep it out of logs.
+    // The signature is a credential for one request, and a security token
+    // is a secret: keep both out of logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::response::redact_security_token as redact;
         f.debug_struct("RpcV1Signature")
-            .field("canonical_query", &self.canonical_query)
-            .field("string_to_sign", &self.string_to_sign)
+            .field("canonical_query", &redact(&self.canonical_query))
+            .field("string_to_sign", &redact(&self.string_to_sign))
             .field("signature", &"<redacted>")
             .finish()
     }

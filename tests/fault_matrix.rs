@@ -1,0 +1,382 @@
+//! Every fault the emulator can play, with the outcome the client must reach
+//! (recovered after N attempts, or one specific typed error) and a bound on
+//! the time it may take. No panic, no hang.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ens_upload::emulator::{Emulator, Fault};
+use ens_upload::{Client, ClientBuilder, Error, KnownCode, PrepareUploadRequest, TransportKind};
+
+/// A client tuned for tests: quick backoff, short read timeout.
+fn builder(emu: &Emulator) -> ClientBuilder {
+    Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .read_timeout(Duration::from_millis(400))
+        .retries(3)
+        .retry_base_delay(Duration::from_millis(20))
+        .retry_max_delay(Duration::from_millis(100))
+}
+
+/// What a fault must lead to.
+enum Expect {
+    /// Success after this many requests reached the emulator.
+    Recovered { requests: usize },
+    /// This error, checked by the closure, after this many requests.
+    Fails {
+        requests: usize,
+        check: fn(&Error) -> bool,
+    },
+}
+
+struct Case {
+    name: &'static str,
+    fault: Fault,
+    times: usize,
+    expect: Expect,
+    /// The call must end within this.
+    within: Duration,
+    /// And not before this (a wait the server asked for).
+    not_before: Duration,
+}
+
+fn run(case: &Case) {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu).build().unwrap();
+    emu.inject(case.fault.clone(), case.times);
+    let started = Instant::now();
+    let result = client.prepare_upload(&PrepareUploadRequest::new("test"));
+    let elapsed = started.elapsed();
+    let seen = emu.requests();
+    assert!(elapsed <= case.within, "{}: took {elapsed:?}", case.name);
+    assert!(
+        elapsed >= case.not_before,
+        "{}: only {elapsed:?}",
+        case.name
+    );
+    match (&case.expect, result) {
+        (Expect::Recovered { requests }, Ok(out)) => {
+            assert!(out.bucket_name.starts_with("test-"), "{}", case.name);
+            assert_eq!(seen.len(), *requests, "{}: requests seen", case.name);
+            assert_eq!(seen.last().unwrap().status, 200, "{}", case.name);
+        }
+        (Expect::Fails { requests, check }, Err(e)) => {
+            assert!(check(&e), "{}: unexpected error {e:?}", case.name);
+            assert_eq!(seen.len(), *requests, "{}: requests seen", case.name);
+            assert_eq!(
+                e.attempts() as usize,
+                *requests,
+                "{}: attempts in the error",
+                case.name
+            );
+        }
+        (_, other) => panic!("{}: unexpected outcome {other:?}", case.name),
+    }
+    // Every attempt was signed anew.
+    let nonces: std::collections::HashSet<_> = seen
+        .iter()
+        .filter_map(|r| r.param("SignatureNonce"))
+        .collect();
+    assert_eq!(
+        nonces.len(),
+        seen.len(),
+        "{}: a nonce was reused",
+        case.name
+    );
+}
+
+const FAST: Duration = Duration::from_secs(3);
+
+#[test]
+fn the_fault_matrix() {
+    let cases = [
+        Case {
+            name: "500 InternalError twice",
+            fault: Fault::InternalError,
+            times: 2,
+            expect: Expect::Recovered { requests: 3 },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "503 ServiceUnavailable twice",
+            fault: Fault::ServiceUnavailable,
+            times: 2,
+            expect: Expect::Recovered { requests: 3 },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "400 Throttling.User with retry-after 300 ms",
+            fault: Fault::Throttling {
+                retry_after_ms: 300,
+            },
+            times: 1,
+            expect: Expect::Recovered { requests: 2 },
+            within: FAST,
+            not_before: Duration::from_millis(300),
+        },
+        Case {
+            name: "connection reset twice",
+            fault: Fault::ConnectionReset,
+            times: 2,
+            expect: Expect::Recovered { requests: 3 },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "slow answer past the read timeout",
+            fault: Fault::Slow(Duration::from_secs(2)),
+            times: 1,
+            expect: Expect::Recovered { requests: 2 },
+            within: Duration::from_millis(1900),
+            not_before: Duration::from_millis(400),
+        },
+        Case {
+            name: "200 with a non-JSON body",
+            fault: Fault::NonJson,
+            times: 1,
+            expect: Expect::Fails {
+                requests: 1,
+                check: |e| matches!(e, Error::Decode { status: 200, body_prefix, .. } if body_prefix.contains("not JSON")),
+            },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "truncated body",
+            fault: Fault::TruncatedBody,
+            times: 1,
+            expect: Expect::Recovered { requests: 2 },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "502 HTML page twice",
+            fault: Fault::BadGatewayHtml,
+            times: 2,
+            expect: Expect::Recovered { requests: 3 },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "502 HTML page every time",
+            fault: Fault::BadGatewayHtml,
+            times: 10,
+            expect: Expect::Fails {
+                requests: 4,
+                check: |e| matches!(e, Error::Decode { status: 502, body_prefix, .. } if body_prefix.contains("Bad Gateway")),
+            },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "50 MB body",
+            fault: Fault::HugeBody(50 << 20),
+            times: 1,
+            expect: Expect::Fails {
+                requests: 1,
+                check: |e| {
+                    matches!(
+                        e,
+                        Error::ResponseTooLarge {
+                            status: 200,
+                            limit: 1_048_576,
+                            ..
+                        }
+                    )
+                },
+            },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+        Case {
+            name: "500 every time",
+            fault: Fault::InternalError,
+            times: 10,
+            expect: Expect::Fails {
+                requests: 4,
+                check: |e| {
+                    e.code() == Some("InternalError") && e.to_string().contains("after 4 attempts")
+                },
+            },
+            within: FAST,
+            not_before: Duration::ZERO,
+        },
+    ];
+    for case in &cases {
+        run(case);
+    }
+}
+
+#[test]
+fn non_retryable_errors_return_at_once() {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu).build().unwrap();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("missing"))
+        .unwrap_err();
+    assert_eq!(e.code(), Some("NoSuchBucket"));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(emu.requests().len(), 1);
+}
+
+#[test]
+fn retries_zero_turns_retries_off() {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu).retries(0).build().unwrap();
+    emu.inject(Fault::ServiceUnavailable, 1);
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    assert_eq!(e.api().unwrap().known_code(), KnownCode::ServiceUnavailable);
+    assert_eq!((e.attempts(), emu.requests().len()), (1, 1));
+}
+
+#[test]
+fn the_call_timeout_covers_every_attempt_and_sleep() {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu)
+        .retries(10)
+        .call_timeout(Duration::from_millis(1000))
+        .build()
+        .unwrap();
+    emu.inject(Fault::Slow(Duration::from_secs(3)), 20);
+    let started = Instant::now();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(
+            e,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(elapsed < Duration::from_millis(1600), "took {elapsed:?}");
+    assert!(e.attempts() >= 2, "{e:?}");
+}
+
+#[test]
+fn a_retry_after_beyond_the_deadline_is_not_slept() {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu)
+        .call_timeout(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    emu.inject(
+        Fault::Throttling {
+            retry_after_ms: 5000,
+        },
+        1,
+    );
+    let started = Instant::now();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    assert_eq!(e.api().unwrap().known_code(), KnownCode::Throttling);
+    assert_eq!(e.attempts(), 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_server_clock_hours_ahead_is_learned_once_and_kept() {
+    let skew = 3 * 3600;
+    let emu = Emulator::builder().clock_skew_secs(skew).start().unwrap();
+    // Even with retries off, a corrected timestamp is tried once.
+    let client = builder(&emu).retries(0).build().unwrap();
+    assert_eq!(client.clock_offset(), 0);
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
+    let seen = emu.requests();
+    assert_eq!(seen.len(), 2, "one refused, one corrected");
+    assert_eq!(seen[0].code.as_deref(), Some("InvalidTimeStamp.Expired"));
+    assert!(
+        (client.clock_offset() - skew).abs() <= 2,
+        "{}",
+        client.clock_offset()
+    );
+
+    // Kept for later calls and shared by clones: no more refusals.
+    let clone = client.clone();
+    std::thread::spawn(move || {
+        clone
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
+    assert_eq!(emu.requests().len(), 4);
+}
+
+#[test]
+fn a_server_clock_behind_is_learned_too() {
+    let emu = Emulator::builder()
+        .clock_skew_secs(-2 * 3600)
+        .start()
+        .unwrap();
+    let client = builder(&emu).build().unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
+    assert!((client.clock_offset() + 2 * 3600).abs() <= 2);
+    assert_eq!(emu.requests().len(), 2);
+}
+
+#[test]
+fn a_small_skew_within_tolerance_is_noticed_without_a_refusal() {
+    // 10 minutes: accepted by the server (15-minute window), but past the
+    // client's 5-minute threshold, so the offset is learned from Date.
+    let emu = Emulator::builder().clock_skew_secs(600).start().unwrap();
+    let client = builder(&emu).build().unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
+    assert_eq!(emu.requests().len(), 1);
+    assert!((client.clock_offset() - 600).abs() <= 2);
+}
+
+#[test]
+fn eight_threads_share_one_client_for_four_thousand_calls() {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu)
+        .read_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let c = client.clone();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    c.prepare_upload(&PrepareUploadRequest::new("test"))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let seen = emu.requests();
+    assert_eq!(seen.len(), 4000, "no call needed a retry");
+    assert!(seen.iter().all(|r| r.status == 200));
+    let nonces: std::collections::HashSet<_> = seen
+        .iter()
+        .map(|r| r.param("SignatureNonce").unwrap())
+        .collect();
+    assert_eq!(nonces.len(), 4000, "reused nonces");
+}
