@@ -24,6 +24,7 @@
 
 mod client;
 mod clock;
+pub mod crc64;
 pub mod credentials;
 mod endpoint;
 mod error;

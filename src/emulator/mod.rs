@@ -484,11 +484,17 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// A parsed HTTP/1.1 request.
+mod oss;
+
+/// A parsed HTTP/1.1 request. The body is read after the head, by whoever
+/// serves it: the RPC API reads it whole (at most 1 MiB), the OSS side
+/// streams it.
 struct HttpRequest {
     method: String,
     target: String,
     headers: Vec<(String, String)>,
+    /// `Content-Length` (0 when absent).
+    content_length: u64,
     body: Vec<u8>,
     keep_alive: bool,
 }
@@ -520,7 +526,7 @@ fn serve_connection(stream: TcpStream, connection_id: u64, shared: &Shared) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let request = match read_request(&mut reader) {
+        let mut request = match read_head(&mut reader) {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(status) => {
@@ -529,6 +535,20 @@ fn serve_connection(stream: TcpStream, connection_id: u64, shared: &Shared) {
                 return;
             }
         };
+        if oss::is_oss_request(&request) {
+            match oss::serve(request, &mut reader, &mut writer, connection_id, shared) {
+                Ok(true) => continue,
+                _ => {
+                    let _ = writer.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
+        }
+        if let Err(status) = read_small_body(&mut reader, &mut request) {
+            let resp = plain_error(status, "request body refused");
+            let _ = write_response(&mut writer, &resp, false);
+            return;
+        }
         let keep_alive = request.keep_alive;
         let fault = lock(&shared.faults).pop_front();
         let mut response = handle(&request, connection_id, shared, fault.as_ref());
@@ -568,9 +588,21 @@ fn write_filler(w: &mut TcpStream, n: usize) -> io::Result<()> {
     w.flush()
 }
 
-/// Reads one request. `Ok(None)` on a clean close; `Err(status)` on a
+/// Reads the body of an RPC request (at most 1 MiB) into `request.body`.
+fn read_small_body(
+    reader: &mut BufReader<TcpStream>,
+    request: &mut HttpRequest,
+) -> Result<(), u16> {
+    if request.content_length > MAX_BODY_BYTES as u64 {
+        return Err(413);
+    }
+    request.body = vec![0; request.content_length as usize];
+    reader.read_exact(&mut request.body).map_err(|_| 400u16)
+}
+
+/// Reads one request head. `Ok(None)` on a clean close; `Err(status)` on a
 /// request that cannot be served.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>, u16> {
+fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>, u16> {
     let mut head = Vec::new();
     // Request line and headers, up to the blank line, bounded in size.
     loop {
@@ -624,15 +656,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>
     if get("transfer-encoding").is_some() {
         return Err(501);
     }
-    let len = match get("content-length") {
-        Some(v) => v.parse::<usize>().map_err(|_| 400u16)?,
+    let content_length = match get("content-length") {
+        Some(v) => v.parse::<u64>().map_err(|_| 400u16)?,
         None => 0,
     };
-    if len > MAX_BODY_BYTES {
-        return Err(413);
-    }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).map_err(|_| 400u16)?;
     let connection = get("connection").unwrap_or("").to_ascii_lowercase();
     let keep_alive = if version == "HTTP/1.0" {
         connection.contains("keep-alive")
@@ -643,7 +670,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>
         method: method.to_owned(),
         target: target.to_owned(),
         headers,
-        body,
+        content_length,
+        body: Vec::new(),
         keep_alive,
     }))
 }
