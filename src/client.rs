@@ -362,6 +362,36 @@ impl Client {
         response::decode_success(status, &body)
     }
 
+    /// The shared HTTP agent (connection pool, timeouts, proxy, TLS).
+    #[allow(dead_code)] // for the upload path
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.inner.agent
+    }
+
+    /// Whether the endpoint is https (the upload path follows its scheme).
+    #[allow(dead_code)] // for the upload path
+    pub(crate) fn is_https(&self) -> bool {
+        self.inner.endpoint.is_https()
+    }
+
+    /// The retry policy the builder set.
+    #[allow(dead_code)] // for the upload path
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+
+    /// The per-call timeout the builder set.
+    #[allow(dead_code)] // for the upload path
+    pub(crate) fn call_timeout(&self) -> Duration {
+        self.inner.call_timeout
+    }
+
+    /// The learned clock offset, shared with the RPC calls.
+    #[allow(dead_code)] // for the upload path
+    pub(crate) fn clock(&self) -> &ClockOffset {
+        &self.inner.clock
+    }
+
     /// How many seconds the server's clock is ahead of this machine's (negative
     /// when behind), as learned from `Date` headers. Every call signs its
     /// `Timestamp` with this correction; clones of a client share it.
@@ -562,7 +592,7 @@ fn read_body(
 
 /// Maps ureq's errors onto [`TransportKind`]s. Messages never include the
 /// URL (it carries the signature and any security token).
-fn transport_error(e: ureq::Error, https: bool) -> Error {
+pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
     use ureq::Error as U;
     let (kind, message) = match e {
         U::Timeout(t) => (TransportKind::Timeout, format!("{t} timeout expired")),
