@@ -442,7 +442,7 @@ impl Client {
     fn attempt(&self, action: &str, params: &[(&str, &str)], time_left: Duration) -> Attempt {
         let inner = &*self.inner;
         let creds = &inner.credentials;
-        let timestamp = sign::format_timestamp(inner.clock.now());
+        let timestamp = clock::format_iso8601(inner.clock.now());
         let nonce = sign::new_nonce();
 
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 10);

@@ -78,7 +78,7 @@ pub(crate) fn is_retryable(e: &Error) -> bool {
 pub(crate) fn server_retry_after(
     x_acs_retry_after: Option<&str>,
     retry_after: Option<&str>,
-    server_now: Option<time::OffsetDateTime>,
+    server_now: Option<i64>,
 ) -> Option<Duration> {
     if let Some(ms) = x_acs_retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
         return Some(Duration::from_millis(ms));
@@ -88,9 +88,8 @@ pub(crate) fn server_retry_after(
         return Some(Duration::from_secs(secs));
     }
     let at = crate::clock::parse_http_date(value)?;
-    let now = server_now.unwrap_or_else(time::OffsetDateTime::now_utc);
-    let wait = at - now;
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    let now = server_now.unwrap_or_else(crate::clock::unix_now);
+    Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
 }
 
 /// A random number for jitter (not for anything secret): SipHash keyed by

@@ -415,21 +415,22 @@ fn hex_val(b: u8) -> Option<u8> {
 /// The current UTC time as `YYYY-MM-DDThh:mm:ssZ`, the `Timestamp` format.
 #[cfg(test)]
 fn timestamp_now() -> String {
-    format_timestamp(time::OffsetDateTime::now_utc())
+    format_timestamp(std::time::SystemTime::now())
 }
 
-/// Formats `t` (converted to UTC) as `YYYY-MM-DDThh:mm:ssZ`.
-pub fn format_timestamp(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+/// Formats `t` as `YYYY-MM-DDThh:mm:ssZ` (UTC), the `Timestamp` format.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(1_704_164_645);
+/// assert_eq!(ens_upload::sign::format_timestamp(t), "2024-01-02T03:04:05Z");
+/// ```
+pub fn format_timestamp(t: std::time::SystemTime) -> String {
+    let unix = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    crate::clock::format_iso8601(unix)
 }
 
 /// A `SignatureNonce` that no other request of this process, or of any other
@@ -479,7 +480,7 @@ mod tests {
 
     #[test]
     fn timestamp_format() {
-        let t = time::OffsetDateTime::from_unix_timestamp(1_704_164_645).unwrap();
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_704_164_645);
         assert_eq!(format_timestamp(t), "2024-01-02T03:04:05Z");
         assert_eq!(timestamp_now().len(), 20);
     }
