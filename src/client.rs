@@ -611,6 +611,9 @@ pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
         U::Tls(msg) => (TransportKind::Tls, msg.to_owned()),
         #[cfg(feature = "rustls")]
         U::Rustls(r) => (TransportKind::Tls, r.to_string()),
+        #[cfg(feature = "native-tls")]
+        U::NativeTls(n) => (TransportKind::Tls, n.to_string()),
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         U::Pem(p) => (TransportKind::Tls, format!("PEM: {p}")),
         U::InvalidProxyUrl => return Error::config("invalid proxy URL"),
         U::BadUri(_) => return Error::config("the request URL is invalid"),

@@ -23,6 +23,7 @@ const LATEST_PLAUSIBLE_SPAN_SECS: i64 = 100 * 365 * 24 * 3600;
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
 /// Server time minus local time, in whole seconds, shared by a client's clones.
@@ -110,6 +111,7 @@ pub(crate) fn format_iso8601(unix: i64) -> String {
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the `Date` format.
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub(crate) fn format_http_date(unix: i64) -> String {
     let (days, h, m, s) = split(unix);
     let (year, month, day) = civil_from_days(days);

@@ -47,3 +47,4 @@ pub use prepare_upload::{
     validate_bucket_name, validate_client_ip, PrepareUploadRequest, PrepareUploadResponse,
     MAX_BUCKET_NAME_LEN,
 };
+pub use tls::TLS_BACKEND;

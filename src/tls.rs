@@ -1,4 +1,10 @@
-//! Which certificates verify the server, and what happens without TLS.
+//! Which TLS library talks to the server, and which certificates it trusts.
+//!
+//! - feature `rustls` (default): rustls with the bundled Mozilla roots;
+//! - feature `native-tls`: the system's OpenSSL and its CA store (chosen
+//!   when both features are on, since `rustls` is on by default);
+//! - neither: only `http://` endpoints, e.g. behind a TLS-terminating proxy;
+//!   an https endpoint is refused at `build()` with a message saying so.
 
 use std::path::Path;
 
@@ -9,37 +15,57 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 
 /// The root certificates a client trusts.
+#[cfg_attr(not(any(feature = "rustls", feature = "native-tls")), allow(dead_code))]
 pub(crate) enum CaChoice<'a> {
+    /// The backend's own roots (bundled for rustls, the system's for native-tls).
     Bundled,
+    /// Those plus the certificates of a PEM file.
     BundledAnd(&'a Path),
+    /// Only the certificates of a PEM file.
     Only(&'a Path),
 }
 
+/// The TLS backend compiled in, for messages and the C API.
+pub const TLS_BACKEND: &str = if cfg!(feature = "native-tls") {
+    "native-tls"
+} else if cfg!(feature = "rustls") {
+    "rustls"
+} else {
+    "none"
+};
+
 /// Sets the agent's TLS configuration for `ca`.
-#[cfg(feature = "rustls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub(crate) fn apply(
     config: ConfigBuilder<AgentScope>,
     _endpoint: &Endpoint,
     ca: CaChoice<'_>,
 ) -> Result<ConfigBuilder<AgentScope>> {
-    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+    let provider = if cfg!(feature = "native-tls") {
+        TlsProvider::NativeTls
+    } else {
+        TlsProvider::Rustls
+    };
     let roots = match ca {
+        CaChoice::Bundled if cfg!(feature = "native-tls") => RootCerts::PlatformVerifier,
         CaChoice::Bundled => RootCerts::WebPki,
         CaChoice::BundledAnd(path) => {
-            let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-                .collect();
+            let mut certs = bundled_roots()?;
             certs.extend(read_pem_certs(path)?);
             RootCerts::from(certs)
         }
         CaChoice::Only(path) => RootCerts::from(read_pem_certs(path)?),
     };
-    Ok(config.tls_config(TlsConfig::builder().root_certs(roots).build()))
+    let tls = TlsConfig::builder()
+        .provider(provider)
+        .root_certs(roots)
+        .build();
+    Ok(config.tls_config(tls))
 }
 
 /// Without a TLS feature only `http://` endpoints work; say so at `build()`.
-#[cfg(not(feature = "rustls"))]
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
 pub(crate) fn apply(
     config: ConfigBuilder<AgentScope>,
     endpoint: &Endpoint,
@@ -47,20 +73,55 @@ pub(crate) fn apply(
 ) -> Result<ConfigBuilder<AgentScope>> {
     if endpoint.is_https() {
         return Err(Error::config(format!(
-            "{} is https, but ens-upload was built without a TLS feature; enable the `rustls` feature or use an http:// endpoint behind a TLS-terminating proxy",
+            "{} is https, but ens-upload was built without a TLS feature; enable the `rustls` or `native-tls` feature, or use an http:// endpoint behind a TLS-terminating proxy",
             endpoint.as_str()
         )));
     }
     if !matches!(ca, CaChoice::Bundled) {
         return Err(Error::config(
-            "a CA file needs a TLS feature (`rustls`); ens-upload was built without one",
+            "a CA file needs a TLS feature (`rustls` or `native-tls`); ens-upload was built without one",
         ));
     }
     Ok(config)
 }
 
+/// The bundled Mozilla roots, as certificates that can be joined with others.
+#[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+fn bundled_roots() -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    Ok(webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect())
+}
+
+/// The system's CA bundle (native-tls cannot add roots beside its built-in
+/// ones, so they are read and passed together): `SSL_CERT_FILE`, else the
+/// usual Linux locations.
+#[cfg(feature = "native-tls")]
+fn bundled_roots() -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    const SYSTEM_BUNDLES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
+    let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let candidates = from_env
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from));
+    for path in candidates {
+        if path.is_file() {
+            return read_pem_certs(&path);
+        }
+    }
+    Err(Error::config(format!(
+        "no system CA bundle found (looked at SSL_CERT_FILE and {}); use ca_file_only instead",
+        SYSTEM_BUNDLES.join(", ")
+    )))
+}
+
 /// Every certificate of a PEM file; an error when there is none.
-#[cfg(feature = "rustls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 fn read_pem_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
     use ureq::tls::PemItem;
     let pem = std::fs::read(path)
