@@ -1,0 +1,1186 @@
+//! The C API from C: compiles the programs in `tests/c/` and the example in
+//! `examples/c/` against `include/ens_upload.h` and `libens_upload.a`, and
+//! runs them against the emulator and against local servers that misbehave.
+//!
+//! Three variants of the same programs: plain, under valgrind memcheck (no
+//! errors, no definitely or indirectly lost bytes), and built with
+//! `-fsanitize=address,undefined`. Also: the header's version macros and
+//! declarations, and the example's Makefile and CMakeLists.txt.
+//!
+//! A C compiler, valgrind, make and cmake are required when `CI` is set; on a
+//! developer machine without one of them the tests that need it say SKIPPED
+//! loudly and pass.
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ens_upload::emulator::{self, Emulator, KeyState, RecordedRequest};
+
+/// What `cargo rustc -- --print native-static-libs` prints for this target
+/// (Linux, glibc): the system libraries a program linking the static library
+/// needs besides it. Kept in docs/c-api.md, ens_upload.pc.in, the Makefile
+/// and examples/c/ too.
+const NATIVE_STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+/// A self-signed certificate for the CA-file setters (never used to verify:
+/// the emulator is plain http).
+const TEST_CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBnTCCAUOgAwIBAgIUSzmFrDZi79FwHbUV5hWEXpsG+jAwCgYIKoZIzj0EAwIw
+IzEhMB8GA1UEAwwYZW5zLXVwbG9hZCBDIEFQSSB0ZXN0IENBMCAXDTI2MTEyNTA0
+Mzk1MloYDzIxMjYxMTAxMDQzOTUyWjAjMSEwHwYDVQQDDBhlbnMtdXBsb2FkIEMg
+QVBJIHRlc3QgQ0EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARBuEHujbPviIHk
+axniovk2D024ngsYx2F9s9VMD+WJpWAzNWtMhXEngYrry99ouAVg7D9Hmg50ukqq
+z9u0BA03o1MwUTAdBgNVHQ4EFgQUvvjD4sG4VdnyQp3OfxMqpE9qBVwwHwYDVR0j
+BBgwFoAUvvjD4sG4VdnyQp3OfxMqpE9qBVwwDwYDVR0TAQH/BAUwAwEB/zAKBggq
+hkjOPQQDAgNIADBFAiAWyAcmL4zXxsRrjF9pH4uF0c70FClLeGfxLEuwTETsJwIh
+AK/HvZ6+LeLPWtgU/Vq1o3DNGmyqb1zgXnNidUrOZWX4
+-----END CERTIFICATE-----
+";
+
+/// The C test programs, each run against a fresh emulator.
+const C_TESTS: &[&str] = &["test_success", "test_errors", "test_args", "test_threads"];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A tool the test needs: present, or (in CI) a failure, or (elsewhere) a
+/// loud skip. Returns whether the test can go on.
+fn require(tool: &str, probe: &mut Command, what_for: &str) -> bool {
+    let found = probe
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return true;
+    }
+    if in_ci() {
+        panic!("{tool} is required in CI ({what_for}) but was not found: install it in .ci/run");
+    }
+    eprintln!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+         !!! SKIPPED: {tool} not found, so {what_for} did not run.\n\
+         !!! Install it (apt-get install -y {tool}) to run it; CI=true makes this a failure.\n\
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+    );
+    false
+}
+
+fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".into())
+}
+
+fn cxx() -> String {
+    std::env::var("CXX").unwrap_or_else(|_| "c++".into())
+}
+
+fn have_cc() -> bool {
+    require(
+        &cc(),
+        Command::new(cc()).arg("--version"),
+        "the C API tests",
+    )
+}
+
+/// `target/<profile>`: where cargo put this test binary's libraries
+/// (`.../<profile>/deps/c_api-<hash>` → `.../<profile>`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The static library, fresh. `cargo test` builds the library only as an
+/// rlib for the tests, so this runs `cargo build --lib` (the same cargo and
+/// profile; a no-op when nothing changed) once per test process: a
+/// `libens_upload.a` left by an earlier build is never linked stale. It
+/// builds into `<target>/c-api`: the library's artifacts have no hash in
+/// their names (it is also a cdylib), so a build with other features in the
+/// same directory would replace the rlib the doctests link against.
+fn staticlib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let test_dir = profile_dir();
+        let profile = test_dir.file_name().and_then(OsStr::to_str).unwrap_or("debug");
+        let target_dir = test_dir.parent().expect("target dir").join("c-api");
+        let lib = target_dir.join(profile).join("libens_upload.a");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--lib", "--manifest-path"])
+            .arg(root().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target_dir);
+        match profile {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        let status = cmd.status().expect("run cargo build --lib");
+        assert!(status.success(), "cargo build --lib failed");
+        assert!(
+            lib.exists(),
+            "cargo build --lib did not produce {}",
+            lib.display()
+        );
+        lib
+    })
+}
+
+/// A fresh, empty directory under `<target>/<profile>/c-api-tests/`.
+fn scratch(name: &str) -> PathBuf {
+    let dir = profile_dir().join("c-api-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Build {
+    /// `-O1 -g`: run as is and under valgrind.
+    Plain,
+    /// `-fsanitize=address,undefined`.
+    Sanitized,
+}
+
+/// Compiles one C file (as C11, or as C++ when `cxx`) and links it against
+/// the static library. Panics with the compiler's output on failure.
+fn compile(src: &Path, out: &Path, build: Build, cxx_mode: bool) -> PathBuf {
+    let mut cmd = Command::new(if cxx_mode { cxx() } else { cc() });
+    if cxx_mode {
+        cmd.args(["-x", "c++", "-std=c++11"]);
+    } else {
+        cmd.arg("-std=c11");
+    }
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-I")
+        .arg(root().join("tests").join("c"));
+    if build == Build::Sanitized {
+        cmd.args([
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ]);
+    }
+    cmd.arg("-o").arg(out).arg(src);
+    if cxx_mode {
+        cmd.args(["-x", "none"]);
+    }
+    cmd.arg(staticlib()).args(NATIVE_STATIC_LIBS);
+    let output = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "compiling {} failed:\n{cmd:?}\n{}{}",
+        src.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out.to_path_buf()
+}
+
+/// What a finished program left.
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn describe(&self) -> String {
+        format!(
+            "exit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs a command with its output in files, killing it after `limit`.
+fn run(mut cmd: Command, dir: &Path, label: &str, limit: Duration) -> Ran {
+    let out_path = dir.join(format!("{label}.stdout"));
+    let err_path = dir.join(format!("{label}.stderr"));
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{label} ran longer than {limit:?} and was killed; stdout so far:\n{}\nstderr:\n{}",
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        status,
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// Local servers that answer wrongly, one URL each.
+struct OddServers {
+    closed: String,
+    silent: String,
+    not_http: String,
+    redirect: String,
+    garbage: String,
+    html_error: String,
+    huge: String,
+}
+
+/// Serves every connection on a loopback port with `answer` (after reading
+/// the request head); `None` reads and then holds the connection silently
+/// until the client gives up. The threads end with the test process.
+fn serve(answer: Option<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let answer = answer.clone();
+            std::thread::spawn(move || answer_one(stream, answer));
+        }
+    });
+    url
+}
+
+fn answer_one(mut stream: TcpStream, answer: Option<Vec<u8>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    match answer {
+        Some(bytes) => {
+            let _ = stream.write_all(&bytes);
+            let _ = stream.flush();
+        }
+        None => {
+            // Hold the connection open until the client closes it.
+            let mut sink = [0u8; 256];
+            while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    }
+}
+
+fn http(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+impl OddServers {
+    fn start() -> OddServers {
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            format!("http://{}", l.local_addr().expect("addr"))
+            // Dropped here: connecting is refused.
+        };
+        OddServers {
+            closed,
+            silent: serve(None),
+            not_http: serve(Some(
+                b"SSH-2.0-OpenSSH_9.6\r\nnot http at all\r\n\r\n".to_vec(),
+            )),
+            redirect: serve(Some(http(
+                "302 Found",
+                "Location: http://redirect.invalid/elsewhere\r\n",
+                b"",
+            ))),
+            garbage: serve(Some(http(
+                "200 OK",
+                "Content-Type: text/html\r\n",
+                b"<html>not json</html>",
+            ))),
+            html_error: serve(Some(http(
+                "403 Forbidden",
+                "Content-Type: text/html\r\n",
+                b"<html><body>Forbidden by proxy policy</body></html>",
+            ))),
+            huge: serve(Some(http(
+                "200 OK",
+                "Content-Type: application/json\r\n",
+                &vec![b' '; (1 << 20) + 4096],
+            ))),
+        }
+    }
+}
+
+/// Everything a C test program needs to know, as environment variables, on
+/// a clean environment (no ALIBABA_CLOUD_*, an empty HOME of its own).
+fn test_env(cmd: &mut Command, emu: &Emulator, odd: &OddServers, dir: &Path) {
+    let home = dir.join("home");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).expect("home");
+    let ca = dir.join("test-ca.pem");
+    std::fs::write(&ca, TEST_CA_PEM).expect("write CA file");
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "").expect("write empty file");
+    let denied = |want: KeyState| {
+        emulator::TEST_DENIED_KEYS
+            .iter()
+            .find(|(_, s)| *s == want)
+            .map(|(id, _)| *id)
+            .expect("a denied key of that kind")
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("TMPDIR", dir)
+        .env("LC_ALL", "C")
+        .env("ENS_TEST_ENDPOINT", emu.endpoint())
+        .env("ENS_TEST_EXPECT_VERSION", env!("CARGO_PKG_VERSION"))
+        .env("ENS_TEST_ACCESS_KEY_ID", emulator::TEST_ACCESS_KEY_ID)
+        .env(
+            "ENS_TEST_ACCESS_KEY_SECRET",
+            emulator::TEST_ACCESS_KEY_SECRET,
+        )
+        .env(
+            "ENS_TEST_STS_ACCESS_KEY_ID",
+            emulator::TEST_STS_ACCESS_KEY_ID,
+        )
+        .env(
+            "ENS_TEST_STS_ACCESS_KEY_SECRET",
+            emulator::TEST_STS_ACCESS_KEY_SECRET,
+        )
+        .env("ENS_TEST_SECURITY_TOKEN", emulator::TEST_SECURITY_TOKEN)
+        .env("ENS_TEST_KEY_ACCESS_DENIED", denied(KeyState::AccessDenied))
+        .env("ENS_TEST_KEY_USER_DISABLE", denied(KeyState::UserDisable))
+        .env("ENS_TEST_KEY_NO_PERMISSION", denied(KeyState::NoPermission))
+        .env("ENS_TEST_CA_FILE", &ca)
+        .env("ENS_TEST_EMPTY_FILE", &empty)
+        .env("ENS_TEST_CLOSED_URL", &odd.closed)
+        .env("ENS_TEST_SILENT_URL", &odd.silent)
+        .env("ENS_TEST_NOT_HTTP_URL", &odd.not_http)
+        .env("ENS_TEST_REDIRECT_URL", &odd.redirect)
+        .env("ENS_TEST_GARBAGE_URL", &odd.garbage)
+        .env("ENS_TEST_HTML_ERROR_URL", &odd.html_error)
+        .env("ENS_TEST_HUGE_URL", &odd.huge);
+}
+
+/// How to run a compiled program.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Runner {
+    Direct,
+    Valgrind,
+    /// A sanitized binary; `detect_leaks` says whether LeakSanitizer can run here.
+    Sanitizer {
+        detect_leaks: bool,
+    },
+}
+
+fn command_for(bin: &Path, runner: Runner, dir: &Path, label: &str) -> Command {
+    match runner {
+        Runner::Direct => Command::new(bin),
+        Runner::Valgrind => {
+            let mut cmd = Command::new("valgrind");
+            cmd.args([
+                "--tool=memcheck",
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--show-leak-kinds=definite,indirect",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--num-callers=30",
+            ])
+            .arg(format!(
+                "--log-file={}",
+                dir.join(format!("{label}.valgrind")).display()
+            ))
+            .arg(bin);
+            cmd
+        }
+        Runner::Sanitizer { .. } => Command::new(bin),
+    }
+}
+
+fn sanitizer_env(cmd: &mut Command, detect_leaks: bool) {
+    cmd.env(
+        "ASAN_OPTIONS",
+        format!(
+            "detect_leaks={}:abort_on_error=0:exitcode=98:strict_string_checks=1:detect_stack_use_after_return=1",
+            u8::from(detect_leaks)
+        ),
+    )
+    .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=97");
+}
+
+/// Runs one C test program against a fresh emulator and checks that it
+/// passed, that the emulator saw exactly the requests it reported, and what
+/// those requests carried.
+fn run_c_test(name: &str, bin: &Path, runner: Runner, dir: &Path, odd: &OddServers) {
+    let emu = Emulator::start().expect("start the emulator");
+    let label = format!("{name}-{runner:?}").replace([' ', '{', '}', ':'], "");
+    let mut cmd = command_for(bin, runner, dir, &label);
+    test_env(&mut cmd, &emu, odd, dir);
+    if let Runner::Sanitizer { detect_leaks } = runner {
+        sanitizer_env(&mut cmd, detect_leaks);
+    }
+    let limit = match runner {
+        Runner::Valgrind => Duration::from_secs(300),
+        _ => Duration::from_secs(120),
+    };
+    let started = Instant::now();
+    let ran = run(cmd, dir, &label, limit);
+    let valgrind_log =
+        std::fs::read_to_string(dir.join(format!("{label}.valgrind"))).unwrap_or_default();
+    assert!(
+        ran.status.success(),
+        "{name} ({runner:?}) failed\n{}\n--- valgrind ---\n{valgrind_log}",
+        ran.describe()
+    );
+    let summary = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains("checks passed"))
+        .unwrap_or_else(|| panic!("{name} printed no summary\n{}", ran.describe()));
+    eprintln!(
+        "  {summary} [{runner:?}, {:.1} s]",
+        started.elapsed().as_secs_f64()
+    );
+    if runner == Runner::Valgrind {
+        check_valgrind_log(name, &valgrind_log);
+    }
+    let want: usize = ran
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("EMULATOR_REQUESTS="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} did not report EMULATOR_REQUESTS\n{}",
+                ran.describe()
+            )
+        });
+    let seen = emu.requests();
+    assert_eq!(
+        seen.len(),
+        want,
+        "{name}: the emulator saw {} requests, the program made {want}",
+        seen.len()
+    );
+    check_requests(name, &seen, &ran.stdout);
+}
+
+/// valgrind's own summary: no errors, nothing definitely or indirectly lost.
+fn check_valgrind_log(name: &str, log: &str) {
+    assert!(
+        log.contains("ERROR SUMMARY: 0 errors"),
+        "{name}: valgrind reported errors:\n{log}"
+    );
+    for kind in ["definitely lost", "indirectly lost"] {
+        if let Some(line) = log.lines().find(|l| l.contains(kind)) {
+            assert!(
+                line.contains(&format!("{kind}: 0 bytes")),
+                "{name}: valgrind: {line}\n{log}"
+            );
+        }
+    }
+}
+
+/// What the emulator must have seen, program by program.
+fn check_requests(name: &str, seen: &[RecordedRequest], stdout: &str) {
+    let params = |key: &str| -> BTreeSet<String> {
+        seen.iter()
+            .filter_map(|r| r.param(key).map(str::to_owned))
+            .collect()
+    };
+    for r in seen {
+        assert_eq!(r.method, "POST", "{name}");
+        assert_eq!(r.param("Version"), Some("2017-11-10"), "{name}");
+    }
+    match name {
+        "test_success" => {
+            assert!(stdout.contains(&format!("ens_version={}", env!("CARGO_PKG_VERSION"))));
+            let ips = params("ClientIp");
+            for ip in ["180.166.1.2", "2001:db8::1", "10.1.2.3"] {
+                assert!(ips.contains(ip), "{name}: ClientIp {ip} not sent: {ips:?}");
+            }
+            assert!(
+                seen.iter().all(|r| r.status == 200),
+                "{name}: a call failed"
+            );
+            // STS calls carry the token; AccessKey calls do not.
+            let sts: Vec<_> = seen
+                .iter()
+                .filter(|r| r.param("AccessKeyId") == Some(emulator::TEST_STS_ACCESS_KEY_ID))
+                .collect();
+            assert_eq!(
+                sts.len(),
+                3,
+                "{name}: STS calls (builder, environment, default chain)"
+            );
+            for r in &sts {
+                assert_eq!(
+                    r.param("SecurityToken"),
+                    Some(emulator::TEST_SECURITY_TOKEN)
+                );
+            }
+            assert!(seen
+                .iter()
+                .filter(|r| r.param("AccessKeyId") == Some(emulator::TEST_ACCESS_KEY_ID))
+                .all(|r| r.param("SecurityToken").is_none()));
+            // The later EnsRegionId replaced the earlier one; values go as given.
+            assert_eq!(
+                params("EnsRegionId"),
+                BTreeSet::from(["cn-hangzhou-telecom".to_owned()])
+            );
+            assert_eq!(
+                params("ObjectKey"),
+                BTreeSet::from(["video/2024/clip 1.mp4".to_owned()])
+            );
+            assert!(seen
+                .iter()
+                .all(|r| r.param("Action") == Some("PrepareUpload")));
+            assert!(seen.iter().all(|r| r.param("BucketName") == Some("test")));
+        }
+        "test_errors" => {
+            let codes: BTreeSet<String> = seen.iter().filter_map(|r| r.code.clone()).collect();
+            for code in [
+                "NoSuchBucket",
+                "InvalidBucketName",
+                "InvalidAction.NotFound",
+                "AccessDenied",
+                "UserDisable",
+                "NoPermission",
+                "SignatureDoesNotMatch",
+                "InvalidAccessKeyId.NotFound",
+                "InvalidSecurityToken.Mismatch",
+                "InvalidSecurityToken.Missing",
+            ] {
+                assert!(
+                    codes.contains(code),
+                    "{name}: the emulator never answered {code}: {codes:?}"
+                );
+            }
+            assert!(
+                seen.iter().all(|r| r.status != 200),
+                "{name}: a call succeeded"
+            );
+        }
+        "test_threads" => {
+            let ips = params("ClientIp");
+            let mut want = BTreeSet::new();
+            for t in 0..8 {
+                for round in (0..12).filter(|r| r % 3 != 2) {
+                    want.insert(format!("10.0.{t}.{}", round + 1));
+                }
+            }
+            assert_eq!(
+                ips, want,
+                "{name}: every thread's calls arrive with its own ClientIp"
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Runs the two builds of tests/c/test_header.c (C99 pedantic and C++).
+fn run_header_test(dir: &Path, build: Build, runner: Runner) {
+    let src = root().join("tests/c/test_header.c");
+    let mut bins = vec![(
+        "test_header_c",
+        compile(&src, &dir.join("test_header_c"), build, false),
+    )];
+    if require(
+        &cxx(),
+        Command::new(cxx()).arg("--version"),
+        "the C++ header test (extern \"C\" guards)",
+    ) {
+        bins.push((
+            "test_header_cpp",
+            compile(&src, &dir.join("test_header_cpp"), build, true),
+        ));
+    }
+    for (label, bin) in bins {
+        let full_label = format!("{label}-{build:?}");
+        let mut cmd = command_for(&bin, runner, dir, &full_label);
+        if let Runner::Sanitizer { detect_leaks } = runner {
+            sanitizer_env(&mut cmd, detect_leaks);
+        }
+        let ran = run(cmd, dir, &full_label, Duration::from_secs(120));
+        assert!(ran.status.success(), "{label} failed\n{}", ran.describe());
+        assert!(ran.stdout.contains(": ok"), "{label}\n{}", ran.describe());
+        if runner == Runner::Valgrind {
+            let log = std::fs::read_to_string(dir.join(format!("{full_label}.valgrind")))
+                .unwrap_or_default();
+            check_valgrind_log(label, &log);
+        }
+    }
+}
+
+/// Compiles and runs every C test program with one build and runner.
+fn run_suite(variant: &str, build: Build, runner: Runner) {
+    let dir = scratch(variant);
+    let odd = OddServers::start();
+    eprintln!("C API tests, {variant}:");
+    run_header_test(&dir, build, runner);
+    for name in C_TESTS {
+        let bin = compile(
+            &root().join("tests/c").join(format!("{name}.c")),
+            &dir.join(name),
+            build,
+            false,
+        );
+        run_c_test(name, &bin, runner, &dir, &odd);
+    }
+    let example = compile(
+        &root().join("examples/c/prepare_upload.c"),
+        &dir.join("prepare_upload"),
+        build,
+        false,
+    );
+    check_example(
+        &example,
+        &dir,
+        |cmd| {
+            if let Runner::Sanitizer { detect_leaks } = runner {
+                sanitizer_env(cmd, detect_leaks);
+            }
+        },
+        runner,
+    );
+}
+
+/// Runs the example: success, the error path, and a usage error.
+fn check_example(bin: &Path, dir: &Path, setup: impl Fn(&mut Command), runner: Runner) {
+    let emu = Emulator::start().expect("start the emulator");
+    let example = |args: &[&str], label: &str| {
+        let mut cmd = command_for(bin, runner, dir, label);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("ENS_ENDPOINT", emu.endpoint())
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::TEST_ACCESS_KEY_ID)
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                emulator::TEST_ACCESS_KEY_SECRET,
+            );
+        setup(&mut cmd);
+        let ran = run(cmd, dir, label, Duration::from_secs(120));
+        if runner == Runner::Valgrind {
+            let log =
+                std::fs::read_to_string(dir.join(format!("{label}.valgrind"))).unwrap_or_default();
+            check_valgrind_log(label, &log);
+        }
+        ran
+    };
+    let ok = example(&["test", "180.166.1.2"], "example-ok");
+    assert!(ok.status.success(), "example failed\n{}", ok.describe());
+    assert!(ok.stdout.contains("bucket:     test-"), "{}", ok.describe());
+    let host = emu.endpoint().trim_start_matches("http://").to_owned();
+    assert!(
+        ok.stdout.contains(&format!("endpoint:   {host}")),
+        "{}",
+        ok.describe()
+    );
+    assert!(ok.stdout.contains("request id: "), "{}", ok.describe());
+
+    let bad = example(&["nosuchbucket"], "example-error");
+    assert_eq!(bad.status.code(), Some(1), "{}", bad.describe());
+    for part in [
+        "PrepareUpload failed: ENS_ERR_API",
+        "code:       NoSuchBucket",
+        "http:       404",
+        "request id: ",
+    ] {
+        assert!(
+            bad.stderr.contains(part),
+            "example error output lacks {part:?}\n{}",
+            bad.describe()
+        );
+    }
+    let usage = example(&[], "example-usage");
+    assert_eq!(usage.status.code(), Some(2), "{}", usage.describe());
+    assert!(usage.stderr.contains("usage:"), "{}", usage.describe());
+
+    let sent = emu.requests();
+    assert_eq!(sent.len(), 2, "the example sends one request per call");
+    assert_eq!(sent[0].param("ClientIp"), Some("180.166.1.2"));
+}
+
+#[test]
+fn c_tests_plain() {
+    if !have_cc() {
+        return;
+    }
+    run_suite("plain", Build::Plain, Runner::Direct);
+}
+
+#[test]
+fn c_tests_under_valgrind() {
+    if !have_cc()
+        || !require(
+            "valgrind",
+            Command::new("valgrind").arg("--version"),
+            "the valgrind memcheck run of the C API tests",
+        )
+    {
+        return;
+    }
+    run_suite("valgrind", Build::Plain, Runner::Valgrind);
+}
+
+/// Whether LeakSanitizer works here: it stops the world with ptrace, which
+/// some sandboxes forbid. A leak-free program tells.
+fn leak_sanitizer_works(dir: &Path) -> bool {
+    let src = dir.join("lsan_probe.c");
+    std::fs::write(
+        &src,
+        "#include <stdlib.h>\nint main(void) { free(malloc(16)); return 0; }\n",
+    )
+    .expect("write probe");
+    let bin = dir.join("lsan_probe");
+    let built = Command::new(cc())
+        .args(["-fsanitize=address", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("compile the LeakSanitizer probe");
+    assert!(
+        built.status.success(),
+        "{} cannot build with -fsanitize=address (is libasan installed?):\n{}",
+        cc(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let ran = Command::new(&bin)
+        .env("ASAN_OPTIONS", "detect_leaks=1")
+        .output()
+        .expect("run the LeakSanitizer probe");
+    if ran.status.success() {
+        return true;
+    }
+    eprintln!(
+        "\n!!! LeakSanitizer does not work here (ptrace is likely restricted):\n{}\
+         !!! The ASan/UBSan run goes on with ASAN_OPTIONS=detect_leaks=0; leaks are still\n\
+         !!! checked by the valgrind run.\n",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    false
+}
+
+#[test]
+fn c_tests_with_address_and_undefined_sanitizers() {
+    if !have_cc() {
+        return;
+    }
+    let dir = scratch("sanitizers-probe");
+    let detect_leaks = leak_sanitizer_works(&dir);
+    run_suite(
+        "sanitizers",
+        Build::Sanitized,
+        Runner::Sanitizer { detect_leaks },
+    );
+}
+
+/// The example's Makefile and CMakeLists.txt build it against the static
+/// library of this build, and the result works.
+#[test]
+fn c_example_builds_with_make_and_cmake() {
+    if !have_cc() {
+        return;
+    }
+    let lib_dir = staticlib().parent().expect("lib dir").to_path_buf();
+    let example_dir = root().join("examples/c");
+    if require(
+        "make",
+        Command::new("make").arg("--version"),
+        "the example Makefile test",
+    ) {
+        let out = scratch("example-make");
+        let ran = run(
+            {
+                let mut cmd = Command::new("make");
+                cmd.arg("-C")
+                    .arg(&example_dir)
+                    .arg(format!("LIBDIR={}", lib_dir.display()))
+                    .arg(format!("BUILD_DIR={}", out.display()));
+                cmd
+            },
+            &out,
+            "make",
+            Duration::from_secs(120),
+        );
+        assert!(ran.status.success(), "make failed\n{}", ran.describe());
+        check_example(&out.join("prepare_upload"), &out, |_| {}, Runner::Direct);
+    }
+    if require(
+        "cmake",
+        Command::new("cmake").arg("--version"),
+        "the example CMakeLists.txt test",
+    ) {
+        let out = scratch("example-cmake");
+        let mut configure = Command::new("cmake");
+        configure
+            .arg("-S")
+            .arg(&example_dir)
+            .arg("-B")
+            .arg(&out)
+            .arg(format!("-DENS_UPLOAD_LIB_DIR={}", lib_dir.display()));
+        let ran = run(configure, &out, "cmake-configure", Duration::from_secs(120));
+        assert!(
+            ran.status.success(),
+            "cmake configure failed\n{}",
+            ran.describe()
+        );
+        let mut build = Command::new("cmake");
+        build.arg("--build").arg(&out);
+        let ran = run(build, &out, "cmake-build", Duration::from_secs(120));
+        assert!(
+            ran.status.success(),
+            "cmake build failed\n{}",
+            ran.describe()
+        );
+        check_example(&out.join("prepare_upload"), &out, |_| {}, Runner::Direct);
+    }
+}
+
+fn header() -> String {
+    std::fs::read_to_string(root().join("include/ens_upload.h")).expect("read include/ens_upload.h")
+}
+
+fn header_define(header: &str, name: &str) -> String {
+    header
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+        .unwrap_or_else(|| panic!("the header lacks #define {name}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn header_version_macros_match_cargo_toml() {
+    let h = header();
+    assert_eq!(
+        header_define(&h, "ENS_UPLOAD_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        header_define(&h, "ENS_UPLOAD_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        header_define(&h, "ENS_UPLOAD_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
+    assert_eq!(
+        header_define(&h, "ENS_UPLOAD_VERSION_STRING"),
+        format!("\"{}\"", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// The function declarations of the header, each with the doc comment just
+/// above it.
+fn header_functions(h: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = h.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        // A declaration starts at column 0 with its return type and names
+        // an `ens_` function right before its first parenthesis.
+        let starts_decl = line.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !line.starts_with("typedef")
+            && !line.starts_with("extern");
+        let Some(paren) = line.find('(').filter(|_| starts_decl) else {
+            continue;
+        };
+        let name = line[..paren]
+            .rsplit([' ', '*'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if !name.starts_with("ens_") {
+            continue;
+        }
+        let mut doc = Vec::new();
+        let mut j = i;
+        if j > 0 && lines[j - 1].trim() == "*/" {
+            while j > 0 {
+                j -= 1;
+                doc.push(lines[j]);
+                if lines[j].starts_with("/**") {
+                    break;
+                }
+            }
+        }
+        doc.reverse();
+        out.push((name, doc.join("\n")));
+    }
+    out
+}
+
+#[test]
+fn header_is_complete_and_every_function_documents_ownership_null_and_threads() {
+    let h = header();
+    assert!(
+        h.contains("#ifndef ENS_UPLOAD_H\n#define ENS_UPLOAD_H"),
+        "include guard"
+    );
+    assert!(
+        h.contains("#ifdef __cplusplus\nextern \"C\" {"),
+        "C++ guard"
+    );
+    let functions = header_functions(&h);
+
+    // The header declares exactly the functions src/ffi.rs exports: a stale
+    // header fails here even without the cbindgen feature.
+    let ffi = std::fs::read_to_string(root().join("src/ffi.rs")).expect("read src/ffi.rs");
+    let exported: BTreeSet<String> = ffi
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("pub unsafe extern \"C\" fn ")
+                .or_else(|| l.trim().strip_prefix("pub extern \"C\" fn "))
+        })
+        .map(|rest| rest[..rest.find('(').expect("(")].to_owned())
+        .collect();
+    let declared: BTreeSet<String> = functions.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(
+        declared, exported,
+        "include/ens_upload.h is stale: run cargo build --features cbindgen"
+    );
+    for name in [
+        "ens_client_builder_new",
+        "ens_client_builder_set_endpoint",
+        "ens_client_builder_set_access_key",
+        "ens_client_builder_set_credentials_from_env",
+        "ens_client_builder_set_timeout_ms",
+        "ens_client_builder_set_ca_file",
+        "ens_client_builder_set_proxy",
+        "ens_client_builder_build",
+        "ens_client_free",
+        "ens_prepare_upload",
+        "ens_prepare_upload_result_bucket_name",
+        "ens_prepare_upload_result_endpoint",
+        "ens_prepare_upload_result_request_id",
+        "ens_prepare_upload_result_free",
+        "ens_error_status",
+        "ens_error_http_status",
+        "ens_error_code",
+        "ens_error_message",
+        "ens_error_request_id",
+        "ens_error_free",
+        "ens_status_str",
+        "ens_version",
+        "ens_call",
+    ] {
+        assert!(
+            declared.contains(name),
+            "the issue's name {name} is missing"
+        );
+    }
+
+    for (name, doc) in &functions {
+        assert!(!doc.is_empty(), "{name} has no doc comment");
+        assert!(
+            doc.contains("NULL"),
+            "{name}: the doc does not say what may be NULL:\n{doc}"
+        );
+        assert!(
+            doc.contains("hread-safe")
+                || doc.contains("thread at a time")
+                || doc.contains("thread-safe"),
+            "{name}: the doc does not say whether it is thread-safe:\n{doc}"
+        );
+        assert!(
+            ["own", "free", "static", "copied", "borrowed", "consum"]
+                .iter()
+                .any(|w| doc.to_lowercase().contains(w)),
+            "{name}: the doc does not say who owns what:\n{doc}"
+        );
+    }
+}
+
+/// `make install` puts the header, both libraries and `ens_upload.pc` in
+/// place, and the example builds from the installed copy through
+/// pkg-config, linked dynamically and statically. (It installs this test
+/// run's build with NO_BUILD=1, so no release build runs inside the test.)
+#[test]
+fn make_install_and_pkg_config() {
+    if !have_cc()
+        || !require(
+            "make",
+            Command::new("make").arg("--version"),
+            "the make install test",
+        )
+        || !require(
+            "pkg-config",
+            Command::new("pkg-config").arg("--version"),
+            "the pkg-config test",
+        )
+    {
+        return;
+    }
+    let build_dir = staticlib().parent().expect("profile dir").to_path_buf();
+    let out = scratch("install");
+    let prefix = out.join("prefix");
+    let mut install = Command::new("make");
+    install
+        .arg("-C")
+        .arg(root())
+        .args(["install", "NO_BUILD=1"])
+        .arg(format!("BUILD={}", build_dir.display()))
+        .arg(format!("PREFIX={}", prefix.display()));
+    let ran = run(install, &out, "make-install", Duration::from_secs(60));
+    assert!(
+        ran.status.success(),
+        "make install failed\n{}",
+        ran.describe()
+    );
+    for file in [
+        "include/ens_upload.h",
+        "lib/libens_upload.a",
+        "lib/libens_upload.so",
+        "lib/pkgconfig/ens_upload.pc",
+    ] {
+        assert!(
+            prefix.join(file).is_file(),
+            "make install did not install {file}"
+        );
+    }
+
+    let pkg_config = |args: &[&str]| -> String {
+        let o = Command::new("pkg-config")
+            .args(args)
+            .arg("ens_upload")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+            .output()
+            .expect("run pkg-config");
+        assert!(
+            o.status.success(),
+            "pkg-config {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(pkg_config(&["--modversion"]), env!("CARGO_PKG_VERSION"));
+    let cflags = pkg_config(&["--cflags"]);
+    assert_eq!(cflags, format!("-I{}", prefix.join("include").display()));
+    let libs = pkg_config(&["--libs"]);
+    assert_eq!(
+        libs,
+        format!("-L{} -lens_upload", prefix.join("lib").display())
+    );
+    let static_libs = pkg_config(&["--static", "--libs"]);
+    assert!(
+        static_libs.ends_with(&NATIVE_STATIC_LIBS.join(" ")),
+        "{static_libs}"
+    );
+    let staticlib_path = pkg_config(&["--variable=staticlib"]);
+    assert_eq!(
+        Path::new(&staticlib_path),
+        prefix.join("lib/libens_upload.a")
+    );
+    let native = pkg_config(&["--variable=native_static_libs"]);
+    assert_eq!(native, NATIVE_STATIC_LIBS.join(" "));
+
+    let example = root().join("examples/c/prepare_upload.c");
+    let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    // Dynamic: -lens_upload picks the .so; it runs with the library on the path.
+    let dynamic = out.join("prepare_upload_dynamic");
+    let o = Command::new(cc())
+        .args(split(&cflags))
+        .arg("-o")
+        .arg(&dynamic)
+        .arg(&example)
+        .args(split(&libs))
+        .output()
+        .expect("cc");
+    assert!(
+        o.status.success(),
+        "dynamic link failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lib_dir = prefix.join("lib");
+    check_example(
+        &dynamic,
+        &out,
+        |cmd| {
+            cmd.env("LD_LIBRARY_PATH", &lib_dir);
+        },
+        Runner::Direct,
+    );
+    let without = Command::new(&dynamic)
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("test")
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("libens_upload.so"),
+        "the dynamic build does not need libens_upload.so?"
+    );
+    // Static: the .a by path, then the system libraries.
+    let fully_static = out.join("prepare_upload_static");
+    let o = Command::new(cc())
+        .args(split(&cflags))
+        .arg("-o")
+        .arg(&fully_static)
+        .arg(&example)
+        .arg(&staticlib_path)
+        .args(split(&native))
+        .output()
+        .expect("cc");
+    assert!(
+        o.status.success(),
+        "static link failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    check_example(&fully_static, &out, |_| {}, Runner::Direct);
+
+    let mut uninstall = Command::new("make");
+    uninstall
+        .arg("-C")
+        .arg(root())
+        .arg("uninstall")
+        .arg(format!("PREFIX={}", prefix.display()));
+    let ran = run(uninstall, &out, "make-uninstall", Duration::from_secs(60));
+    assert!(
+        ran.status.success(),
+        "make uninstall failed\n{}",
+        ran.describe()
+    );
+    assert!(!prefix.join("lib/libens_upload.a").exists());
+}
