@@ -13,6 +13,7 @@ use crate::credentials::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, KnownCode, Result, TransportKind};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
+use crate::resolve::CachingResolver;
 use crate::response;
 use crate::retry::{self, RetryPolicy};
 use crate::sign;
@@ -250,6 +251,7 @@ impl ClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .timeout_recv_response(Some(self.read_timeout))
             .timeout_recv_body(Some(self.read_timeout))
+            .timeout_global(Some(self.call_timeout))
             .max_idle_connections(self.max_idle_connections)
             .max_idle_connections_per_host(self.max_idle_connections)
             .proxy(proxy);
@@ -257,12 +259,17 @@ impl ClientBuilder {
 
         Ok(Client {
             inner: Arc::new(Inner {
-                agent: config.new_agent(),
+                agent: ureq::Agent::with_parts(
+                    config,
+                    ureq::unversioned::transport::DefaultConnector::default(),
+                    CachingResolver::default(),
+                ),
                 endpoint,
-                credentials,
                 retry: self.retry,
                 call_timeout: self.call_timeout,
                 clock: ClockOffset::default(),
+                signer: sign::RpcSigner::new(credentials.secret()),
+                credentials,
             }),
         })
     }
@@ -300,6 +307,8 @@ struct Inner {
     retry: RetryPolicy,
     call_timeout: Duration,
     clock: ClockOffset,
+    /// The credentials' secret, keyed into HMAC once.
+    signer: sign::RpcSigner,
 }
 
 impl fmt::Debug for Client {
@@ -363,31 +372,26 @@ impl Client {
     }
 
     /// The shared HTTP agent (connection pool, timeouts, proxy, TLS).
-    #[allow(dead_code)] // for the upload path
     pub(crate) fn agent(&self) -> &ureq::Agent {
         &self.inner.agent
     }
 
     /// Whether the endpoint is https (the upload path follows its scheme).
-    #[allow(dead_code)] // for the upload path
     pub(crate) fn is_https(&self) -> bool {
         self.inner.endpoint.is_https()
     }
 
     /// The retry policy the builder set.
-    #[allow(dead_code)] // for the upload path
     pub(crate) fn retry_policy(&self) -> RetryPolicy {
         self.inner.retry
     }
 
     /// The per-call timeout the builder set.
-    #[allow(dead_code)] // for the upload path
     pub(crate) fn call_timeout(&self) -> Duration {
         self.inner.call_timeout
     }
 
     /// The learned clock offset, shared with the RPC calls.
-    #[allow(dead_code)] // for the upload path
     pub(crate) fn clock(&self) -> &ClockOffset {
         &self.inner.clock
     }
@@ -409,7 +413,9 @@ impl Client {
         let mut skew_retried = false;
         loop {
             attempts += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            // The first attempt runs under the agent's own call timeout.
+            let remaining =
+                (attempts > 1).then(|| deadline.saturating_duration_since(Instant::now()));
             let outcome = self.attempt(action, params, remaining);
             let failed = match outcome.result {
                 Ok(ok) => return Ok(ok),
@@ -439,7 +445,14 @@ impl Client {
     }
 
     /// One signed request with a fresh nonce and timestamp.
-    fn attempt(&self, action: &str, params: &[(&str, &str)], time_left: Duration) -> Attempt {
+    /// `time_left` is `None` for the first attempt (the agent's call timeout
+    /// applies), else what remains of the call timeout.
+    fn attempt(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+        time_left: Option<Duration>,
+    ) -> Attempt {
         let inner = &*self.inner;
         let creds = &inner.credentials;
         let timestamp = clock::format_iso8601(inner.clock.now());
@@ -460,14 +473,16 @@ impl Client {
         if let Some(token) = creds.security_token() {
             all.push(("SecurityToken", token));
         }
-        let signed = sign::rpc_v1("POST", &all, creds.secret());
+        let signed = inner.signer.sign("POST", &all);
 
         let mut url = String::with_capacity(
-            inner.endpoint.as_str().len() + 2 + signed.canonical_query.len() + 40,
+            inner.endpoint.as_str().len() + 2 + signed.canonical_query.len() + 48,
         );
         url.push_str(inner.endpoint.as_str());
         url.push_str("/?");
-        url.push_str(&signed.signed_query());
+        url.push_str(&signed.canonical_query);
+        url.push_str("&Signature=");
+        sign::percent_encode_into(&mut url, &signed.signature);
 
         let https = inner.endpoint.is_https();
         let mut outcome = Attempt {
@@ -479,19 +494,25 @@ impl Client {
             retry_after: None,
             clock_changed: false,
         };
-        if time_left.is_zero() {
+        if time_left.is_some_and(|t| t.is_zero()) {
             return outcome;
         }
-        let response = match inner
+        let request = inner
             .agent
             .post(&url)
             .header("x-acs-action", action)
-            .header("x-acs-version", API_VERSION)
-            .config()
-            .timeout_global(Some(time_left))
-            .build()
-            .send(&[][..])
-        {
+            .header("x-acs-version", API_VERSION);
+        // The agent's global timeout is the whole call timeout; only a retry,
+        // with part of it spent, needs a request of its own with less.
+        let sent = match time_left {
+            Some(left) => request
+                .config()
+                .timeout_global(Some(left))
+                .build()
+                .send(&[][..]),
+            None => request.send(&[][..]),
+        };
+        let response = match sent {
             Ok(r) => r,
             Err(e) => {
                 outcome.result = Err(transport_error(e, https));

@@ -107,7 +107,21 @@ fn split(unix: i64) -> (i64, u32, u32, u32) {
 pub(crate) fn format_iso8601(unix: i64) -> String {
     let (days, h, m, s) = split(unix);
     let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+    if !(0..=9999).contains(&year) {
+        return format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z");
+    }
+    // Signed on every request: digits by hand, no formatting machinery.
+    let y = year as u32;
+    let digits = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    let mut out = Vec::with_capacity(20);
+    out.extend_from_slice(&digits(y / 100));
+    out.extend_from_slice(&digits(y % 100));
+    for (sep, n) in [(b'-', month), (b'-', day), (b'T', h), (b':', m), (b':', s)] {
+        out.push(sep);
+        out.extend_from_slice(&digits(n));
+    }
+    out.push(b'Z');
+    String::from_utf8(out).expect("ASCII digits")
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the `Date` format.

@@ -30,6 +30,7 @@ mod endpoint;
 mod error;
 pub mod ffi;
 mod prepare_upload;
+mod resolve;
 pub mod response;
 mod retry;
 pub mod sign;

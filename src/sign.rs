@@ -63,49 +63,69 @@ pub fn rpc_v1<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
     secret: &str,
 ) -> RpcV1Signature {
-    let mut order: Vec<usize> = (0..params.len()).collect();
-    order.sort_by(|&a, &b| {
-        params[a]
-            .0
-            .as_ref()
-            .as_bytes()
-            .cmp(params[b].0.as_ref().as_bytes())
-    });
-
-    let raw_len: usize = params
-        .iter()
-        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
-        .sum();
-    let mut canonical_query = String::with_capacity(raw_len + raw_len / 2);
-    for (i, &idx) in order.iter().enumerate() {
-        if i > 0 {
-            canonical_query.push('&');
-        }
-        percent_encode_into(&mut canonical_query, params[idx].0.as_ref());
-        canonical_query.push('=');
-        percent_encode_into(&mut canonical_query, params[idx].1.as_ref());
-    }
-
-    let mut string_to_sign =
-        String::with_capacity(method.len() + 5 + canonical_query.len() + canonical_query.len() / 2);
-    string_to_sign.push_str(method);
-    string_to_sign.push_str("&%2F&");
-    percent_encode_into(&mut string_to_sign, &canonical_query);
-
-    let signature = rpc_hmac(secret, &string_to_sign);
-    RpcV1Signature {
-        canonical_query,
-        string_to_sign,
-        signature,
-    }
+    RpcSigner::new(secret).sign(method, params)
 }
 
-/// RPC 1.0 keys the HMAC with `secret + "&"`.
-fn rpc_hmac(secret: &str, data: &str) -> String {
-    let mut key = Vec::with_capacity(secret.len() + 1);
-    key.extend_from_slice(secret.as_bytes());
-    key.push(b'&');
-    hmac_sha1_base64(&key, data)
+/// Signs RPC 1.0 requests with one secret. The HMAC key schedule (the
+/// `secret + "&"` key hashed into its inner and outer pads) is computed
+/// once and reused for every request of a client.
+#[derive(Clone)]
+pub(crate) struct RpcSigner {
+    mac: Hmac<Sha1>,
+}
+
+impl RpcSigner {
+    pub(crate) fn new(secret: &str) -> RpcSigner {
+        let mut key = Vec::with_capacity(secret.len() + 1);
+        key.extend_from_slice(secret.as_bytes());
+        key.push(b'&');
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mac = Hmac::<Sha1>::new_from_slice(&key).expect("HMAC takes any key");
+        RpcSigner { mac }
+    }
+
+    pub(crate) fn sign<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        method: &str,
+        params: &[(K, V)],
+    ) -> RpcV1Signature {
+        let mut order: Vec<usize> = (0..params.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            let (ka, kb) = (params[a].0.as_ref(), params[b].0.as_ref());
+            // Stable for equal keys: keep the caller's order.
+            ka.as_bytes().cmp(kb.as_bytes()).then(a.cmp(&b))
+        });
+
+        let raw_len: usize = params
+            .iter()
+            .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
+            .sum();
+        let mut query = Vec::with_capacity(raw_len + raw_len / 2);
+        for (i, &idx) in order.iter().enumerate() {
+            if i > 0 {
+                query.push(b'&');
+            }
+            encode_bytes(&mut query, params[idx].0.as_ref().as_bytes());
+            query.push(b'=');
+            encode_bytes(&mut query, params[idx].1.as_ref().as_bytes());
+        }
+
+        let mut to_sign = Vec::with_capacity(method.len() + 5 + query.len() + query.len() / 2);
+        to_sign.extend_from_slice(method.as_bytes());
+        to_sign.extend_from_slice(b"&%2F&");
+        encode_bytes(&mut to_sign, &query);
+
+        let mut mac = self.mac.clone();
+        mac.update(&to_sign);
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        // Percent-encoding writes only ASCII, and the method came from a &str.
+        RpcV1Signature {
+            canonical_query: String::from_utf8(query).expect("percent-encoded text is ASCII"),
+            string_to_sign: String::from_utf8(to_sign).expect("method and ASCII only"),
+            signature,
+        }
+    }
 }
 
 /// base64(HMAC-SHA1(key, data)).
@@ -344,28 +364,34 @@ pub fn percent_encode(input: &str) -> String {
 
 /// Appends the percent-encoding of `input` to `out` (see [`percent_encode`]).
 pub(crate) fn percent_encode_into(out: &mut String, input: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = input.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if is_unreserved(b) {
-            continue;
-        }
-        // A pending run holds only unreserved ASCII, so both ends are char
-        // boundaries; inside a multi-byte character `start == i`.
-        if start < i {
-            out.push_str(&input[start..i]);
-        }
-        out.push('%');
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0x0f) as usize] as char);
-        start = i + 1;
-    }
-    out.push_str(&input[start..]);
+    let mut buf = Vec::with_capacity(input.len() * 3);
+    encode_bytes(&mut buf, input.as_bytes());
+    out.push_str(std::str::from_utf8(&buf).expect("percent-encoded text is ASCII"));
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+/// Which bytes stay as they are: `A-Z a-z 0-9 - _ . ~`.
+const UNRESERVED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'~';
+        b += 1;
+    }
+    t
+};
+
+/// Appends the percent-encoding of `input` to `out` (ASCII only).
+fn encode_bytes(out: &mut Vec<u8>, input: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(input.len());
+    for &b in input {
+        if UNRESERVED[usize::from(b)] {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+        }
+    }
 }
 
 /// Decodes `%XX` escapes (and `+` as space when `plus_is_space`), as a server
@@ -457,7 +483,18 @@ pub(crate) fn new_nonce() -> String {
     // Odd multiplier and xor-shift are both invertible: distinct counts stay distinct.
     let mut x = count.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ process;
     x ^= x >> 31;
-    format!("{process:016x}{x:016x}")
+    let mut out = String::with_capacity(32);
+    push_hex(&mut out, process);
+    push_hex(&mut out, x);
+    out
+}
+
+/// Appends `v` as 16 lowercase hex digits.
+fn push_hex(out: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(char::from(HEX[((v >> (shift * 4)) & 0xf) as usize]));
+    }
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub(crate) fn apply(
     };
     let roots = match ca {
         CaChoice::Bundled if cfg!(feature = "native-tls") => RootCerts::PlatformVerifier,
-        CaChoice::Bundled => RootCerts::WebPki,
+        CaChoice::Bundled => RootCerts::from(bundled_roots()?),
         CaChoice::BundledAnd(path) => {
             let mut certs = bundled_roots()?;
             certs.extend(read_pem_certs(path)?);
