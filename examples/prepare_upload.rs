@@ -2,7 +2,14 @@
 //!
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
+//!                [--file PATH [--key KEY] [--checkpoint PATH]]
 //! ```
+//!
+//! With `--file`, it then uploads the file to the bucket and endpoint it was
+//! given (as `KEY`, by default the file's name) and prints the upload's
+//! result instead, as one JSON object. With `--checkpoint`, an interrupted
+//! upload resumes when run again. A progress bar goes to stderr when stderr
+//! is a terminal.
 //!
 //! Credentials come from the default chain (environment, credentials file,
 //! `~/.aliyun/config.json`). With `--emulator`, or when no endpoint was given
@@ -11,7 +18,10 @@
 //!
 //! Exit status: 0 on success, 1 on an error (printed on stderr), 2 on a usage error.
 
-use ens_upload::{Client, Credentials, Error, PrepareUploadRequest};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use ens_upload::{Client, Credentials, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
 
 struct Args {
     bucket: String,
@@ -19,15 +29,19 @@ struct Args {
     endpoint: Option<String>,
     profile: Option<String>,
     emulator: bool,
+    file: Option<PathBuf>,
+    key: Option<String>,
+    checkpoint: Option<PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]";
+const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
+                      [--file PATH [--key KEY] [--checkpoint PATH]]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut bucket, mut client_ip, mut endpoint, mut profile, mut emulator) =
         (None, None, None, None, false);
+    let (mut file, mut key, mut checkpoint) = (None, None, None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -36,6 +50,9 @@ fn parse_args() -> Result<Args, String> {
             "--endpoint" => endpoint = Some(value("--endpoint")?),
             "--profile" => profile = Some(value("--profile")?),
             "--emulator" => emulator = true,
+            "--file" => file = Some(PathBuf::from(value("--file")?)),
+            "--key" => key = Some(value("--key")?),
+            "--checkpoint" => checkpoint = Some(PathBuf::from(value("--checkpoint")?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -44,12 +61,18 @@ fn parse_args() -> Result<Args, String> {
     if emulator && endpoint.is_some() {
         return Err("--emulator and --endpoint exclude each other".into());
     }
+    if file.is_none() && (key.is_some() || checkpoint.is_some()) {
+        return Err("--key and --checkpoint need --file".into());
+    }
     Ok(Args {
         bucket,
         client_ip,
         endpoint,
         profile,
         emulator,
+        file,
+        key,
+        checkpoint,
     })
 }
 
@@ -118,6 +141,9 @@ fn run(args: &Args) -> Result<(), Error> {
     if let Some(ip) = &args.client_ip {
         request = request.client_ip(ip.clone());
     }
+    if let Some(file) = &args.file {
+        return upload(&client, &request, file, args);
+    }
     let out = client.prepare_upload(&request)?;
     let json = serde_json::json!({
         "RequestId": out.request_id,
@@ -126,6 +152,72 @@ fn run(args: &Args) -> Result<(), Error> {
     });
     println!("{json}");
     Ok(())
+}
+
+/// Uploads `file` and prints the result as one JSON object.
+fn upload(
+    client: &Client,
+    request: &PrepareUploadRequest,
+    file: &std::path::Path,
+    args: &Args,
+) -> Result<(), Error> {
+    let key = match &args.key {
+        Some(k) => k.clone(),
+        None => file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::Config {
+                reason: format!("{} has no file name; give --key", file.display()),
+            })?,
+    };
+    let mut options = UploadOptions::new();
+    if let Some(c) = &args.checkpoint {
+        options = options.checkpoint(c.clone());
+    }
+    let bar = std::io::stderr().is_terminal();
+    if bar {
+        options = options.on_progress(draw_progress);
+    }
+    let result = client.upload_file(request, &key, file, &options);
+    if bar {
+        eprintln!();
+    }
+    let out = result?;
+    let json = serde_json::json!({
+        "Bucket": out.bucket,
+        "Endpoint": out.endpoint,
+        "Key": out.key,
+        "Url": out.url,
+        "Size": out.size,
+        "ETag": out.etag,
+        "Crc64": out.crc64.to_string(),
+        "PrepareRequestId": out.prepare_request_id,
+        "RequestId": out.request_id,
+        "UploadId": out.upload_id,
+        "Parts": out.parts,
+        "ResumedParts": out.resumed_parts,
+    });
+    println!("{json}");
+    Ok(())
+}
+
+/// `[#########           ]  45%  12.0 of 26.7 MiB`, redrawn in place.
+fn draw_progress(done: u64, total: u64) -> ProgressAction {
+    const WIDTH: u64 = 30;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let percent = (done * 100).checked_div(total).unwrap_or(100);
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r[{}{}] {percent:3}%  {:.1} of {:.1} MiB",
+        "#".repeat(filled as usize),
+        " ".repeat((WIDTH - filled) as usize),
+        mib(done),
+        mib(total)
+    );
+    let _ = err.flush();
+    ProgressAction::Continue
 }
 
 #[cfg(feature = "emulator")]

@@ -76,6 +76,39 @@ pub enum Error {
         /// How many attempts were made, this one included.
         attempts: u32,
     },
+    /// The upload's progress callback asked to stop. A checkpoint, if one was
+    /// set, is kept: the same call later resumes from it.
+    Cancelled {
+        /// Bytes sent when it stopped.
+        bytes_done: u64,
+        /// The size of the whole upload.
+        total: u64,
+    },
+    /// The CRC-64 the server computed over what it stored is not the one
+    /// computed over what was sent: the data was corrupted on the way, and
+    /// the object is not reported as uploaded.
+    Integrity {
+        /// What was checked, e.g. `part 3` or `object`.
+        what: String,
+        /// The CRC-64/ECMA-182 of the bytes sent.
+        local_crc64: u64,
+        /// The server's `x-oss-hash-crc64ecma`; `None` when it sent none.
+        server_crc64: Option<u64>,
+        /// The server's request id for the answer.
+        request_id: String,
+        /// How many attempts were made, this one included.
+        attempts: u32,
+    },
+    /// A local file (the one uploaded, or its checkpoint) could not be read
+    /// or written, or changed while it was being uploaded.
+    LocalIo {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What failed.
+        reason: String,
+        /// The I/O error kind.
+        kind: std::io::ErrorKind,
+    },
 }
 
 /// The kinds of [`Error::Transport`].
@@ -288,6 +321,7 @@ impl Error {
         match self {
             Error::Api(e) => e.attempts,
             Error::Transport { attempts, .. }
+            | Error::Integrity { attempts, .. }
             | Error::Redirect { attempts, .. }
             | Error::Decode { attempts, .. }
             | Error::ResponseTooLarge { attempts, .. } => *attempts,
@@ -300,6 +334,7 @@ impl Error {
         match &mut self {
             Error::Api(e) => e.attempts = n,
             Error::Transport { attempts, .. }
+            | Error::Integrity { attempts, .. }
             | Error::Redirect { attempts, .. }
             | Error::Decode { attempts, .. }
             | Error::ResponseTooLarge { attempts, .. } => *attempts = n,
@@ -375,6 +410,27 @@ impl Error {
                 f,
                 "the HTTP {status} response body is larger than the {limit}-byte limit; refused"
             ),
+            Error::Cancelled { bytes_done, total } => write!(
+                f,
+                "upload cancelled by the progress callback after {bytes_done} of {total} bytes"
+            ),
+            Error::Integrity {
+                what,
+                local_crc64,
+                server_crc64,
+                request_id,
+                ..
+            } => {
+                match server_crc64 {
+                    Some(s) => write!(f, "integrity check failed for {what}: sent CRC-64 {local_crc64}, the server stored CRC-64 {s}")?,
+                    None => write!(f, "integrity check failed for {what}: sent CRC-64 {local_crc64}, the server did not confirm it (no x-oss-hash-crc64ecma)")?,
+                }
+                if !request_id.is_empty() {
+                    write!(f, " (RequestId: {request_id})")?;
+                }
+                Ok(())
+            }
+            Error::LocalIo { path, reason, .. } => write!(f, "{}: {reason}", path.display()),
         }
     }
 }

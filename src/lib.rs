@@ -35,6 +35,7 @@ pub mod response;
 mod retry;
 pub mod sign;
 mod tls;
+pub mod upload;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
@@ -49,3 +50,4 @@ pub use prepare_upload::{
     MAX_BUCKET_NAME_LEN,
 };
 pub use tls::TLS_BACKEND;
+pub use upload::{ProgressAction, UploadOptions, UploadResult};

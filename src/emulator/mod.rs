@@ -100,13 +100,40 @@ pub enum Fault {
     BadGatewayHtml,
     /// HTTP 200 with a body of this many bytes.
     HugeBody(usize),
+    /// OSS: the next PutObject, UploadPart or CompleteMultipartUpload is
+    /// answered 500 `InternalError` (its body is read, nothing is stored).
+    OssInternalError,
+    /// OSS: the connection of the next PutObject, UploadPart or
+    /// CompleteMultipartUpload is closed after this many body bytes.
+    OssResetAfterBytes(u64),
+    /// OSS: the next PutObject, UploadPart or CompleteMultipartUpload is
+    /// stored, but answered with a wrong `x-oss-hash-crc64ecma`.
+    OssBadCrc,
+    /// OSS: the next PutObject, UploadPart or CompleteMultipartUpload is
+    /// answered only after this long.
+    OssSlow(Duration),
+}
+
+impl Fault {
+    /// Whether the fault is played on the OSS side (the `Oss*` ones) rather
+    /// than on the RPC API; each side has its own queue.
+    pub fn is_oss(&self) -> bool {
+        matches!(
+            self,
+            Fault::OssInternalError
+                | Fault::OssResetAfterBytes(_)
+                | Fault::OssBadCrc
+                | Fault::OssSlow(_)
+        )
+    }
 }
 
 impl std::str::FromStr for Fault {
     type Err = String;
 
     /// `internal-error`, `unavailable`, `throttling[=MS]`, `reset`,
-    /// `slow[=MS]`, `non-json`, `truncated`, `bad-gateway`, `huge[=BYTES]`.
+    /// `slow[=MS]`, `non-json`, `truncated`, `bad-gateway`, `huge[=BYTES]`,
+    /// `oss-internal-error`, `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow[=MS]`.
     fn from_str(s: &str) -> Result<Fault, String> {
         let (name, arg) = match s.split_once('=') {
             Some((n, a)) => (n, Some(a)),
@@ -130,6 +157,10 @@ impl std::str::FromStr for Fault {
             "truncated" => Fault::TruncatedBody,
             "bad-gateway" => Fault::BadGatewayHtml,
             "huge" => Fault::HugeBody(number(50 << 20)? as usize),
+            "oss-internal-error" => Fault::OssInternalError,
+            "oss-reset" => Fault::OssResetAfterBytes(number(0)?),
+            "oss-bad-crc" => Fault::OssBadCrc,
+            "oss-slow" => Fault::OssSlow(Duration::from_millis(number(1000)?)),
             other => return Err(format!("unknown fault {other:?}")),
         })
     }
@@ -258,6 +289,8 @@ impl EmulatorBuilder {
             connections: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             faults: Mutex::new(VecDeque::new()),
+            oss_faults: Mutex::new(VecDeque::new()),
+            oss: oss::OssStore::new(),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
@@ -372,15 +405,26 @@ impl Emulator {
     }
 
     /// Plays `fault` for each of the next `times` requests, after any
-    /// faults already queued.
+    /// faults already queued (OSS faults: the next OSS writes, see
+    /// [`Fault::is_oss`]).
     pub fn inject(&self, fault: Fault, times: usize) {
-        let mut queue = lock(&self.shared.faults);
-        queue.extend(std::iter::repeat_n(fault, times));
+        let queue = if fault.is_oss() {
+            &self.shared.oss_faults
+        } else {
+            &self.shared.faults
+        };
+        lock(queue).extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Drops every injected fault not played yet.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+        lock(&self.shared.oss_faults).clear();
     }
 
     /// How many injected faults have not been played yet.
     pub fn pending_faults(&self) -> usize {
-        lock(&self.shared.faults).len()
+        lock(&self.shared.faults).len() + lock(&self.shared.oss_faults).len()
     }
 
     /// Forgets the recorded requests (not the nonces).
@@ -400,6 +444,7 @@ impl Emulator {
         if let Some(handle) = self.accept.take() {
             let _ = handle.join();
         }
+        self.shared.oss.remove_files();
     }
 }
 
@@ -418,6 +463,10 @@ struct Shared {
     connections: AtomicU64,
     accepted: AtomicU64,
     faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the OSS side (see [`Fault::is_oss`]).
+    oss_faults: Mutex<VecDeque<Fault>>,
+    /// Objects and multipart uploads of the OSS side.
+    oss: oss::OssStore,
 }
 
 impl Shared {
@@ -485,6 +534,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 mod oss;
+pub use oss::StoredObject;
 
 /// A parsed HTTP/1.1 request. The body is read after the head, by whoever
 /// serves it: the RPC API reads it whole (at most 1 MiB), the OSS side
@@ -705,6 +755,8 @@ fn write_head(
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        204 => "No Content",
+        405 => "Method Not Allowed",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",

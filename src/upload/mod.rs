@@ -1,0 +1,558 @@
+//! Uploading: `PrepareUpload`, then the file (or any reader of known
+//! length) into the bucket and endpoint it returned, through the OSS REST
+//! API signed with OSS header signature V1.
+//!
+//! - Streaming: bodies are read as they are sent, never held whole; a
+//!   caller's reader going multipart is buffered one part per thread.
+//! - Integrity: the CRC-64/ECMA-182 of every body is computed while it
+//!   streams and compared with the server's `x-oss-hash-crc64ecma`; the
+//!   whole object's is combined from its parts'. A mismatch is
+//!   [`Error::Integrity`].
+//! - Multipart above [`UploadOptions::multipart_threshold`], parts sent on
+//!   [`UploadOptions::threads`] threads, each retried under the client's
+//!   retry policy (every attempt re-signed, the part re-read).
+//! - Resumable with [`UploadOptions::checkpoint`]: after a crash, kill or
+//!   network loss the same call goes on where it stopped.
+//! - Progress and cancel through [`UploadOptions::on_progress`].
+//!
+//! ```no_run
+//! use ens_upload::{Client, PrepareUploadRequest, ProgressAction, UploadOptions};
+//! let client = Client::builder().build()?;
+//! let options = UploadOptions::new()
+//!     .checkpoint("/var/lib/app/video.ckpt")
+//!     .on_progress(|done, total| {
+//!         eprintln!("{done}/{total}");
+//!         ProgressAction::Continue
+//!     });
+//! let out = client.upload_file(
+//!     &PrepareUploadRequest::new("test"),
+//!     "videos/2024-01-02.mp4",
+//!     "/data/video.mp4",
+//!     &options,
+//! )?;
+//! println!("{} {} {} {:016x}", out.bucket, out.key, out.etag, out.crc64);
+//! # Ok::<(), ens_upload::Error>(())
+//! ```
+
+mod checkpoint;
+mod multipart;
+mod oss;
+mod progress;
+mod put;
+mod source;
+mod target;
+mod workers;
+pub(crate) mod xml;
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::prepare_upload::PrepareUploadRequest;
+
+pub use progress::{ProgressAction, ProgressFn};
+pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
+
+use checkpoint::{local_io, FileIdentity};
+use oss::{Oss, Reply};
+use progress::Reporter;
+use source::Source;
+use target::Target;
+
+/// Default part size: 8 MiB.
+pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
+/// The smallest part OSS accepts (all but the last): 100 KiB.
+pub const MIN_PART_SIZE: u64 = 100 << 10;
+/// The largest part OSS accepts: 5 GiB.
+pub const MAX_PART_SIZE: u64 = 5 << 30;
+/// The most parts one object may have.
+pub const MAX_PARTS: u32 = 10_000;
+/// The largest object one PutObject may carry: 5 GiB.
+pub const MAX_PUT_OBJECT_SIZE: u64 = 5 << 30;
+/// Default multipart threshold: objects above 8 MiB go in parts.
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 8 << 20;
+/// Default number of parts sent at once: small, for devices.
+pub const DEFAULT_THREADS: usize = 2;
+/// The most parts sent at once.
+pub const MAX_THREADS: usize = 64;
+/// Default content type of the object.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// How an upload goes. Every setter takes and returns the options, like
+/// the client's builder; [`UploadOptions::validate`] (also run by the upload
+/// calls) refuses values outside OSS's limits.
+///
+/// ```
+/// use ens_upload::UploadOptions;
+/// let o = UploadOptions::new().part_size(1 << 20).threads(4).path_style(true);
+/// assert!(o.validate().is_ok());
+/// assert!(UploadOptions::new().part_size(1).validate().is_err());
+/// ```
+#[derive(Clone)]
+pub struct UploadOptions {
+    part_size: u64,
+    multipart_threshold: u64,
+    threads: usize,
+    checkpoint: Option<PathBuf>,
+    path_style: bool,
+    https: Option<bool>,
+    content_type: String,
+    stall_timeout: Option<Duration>,
+    progress: Option<Arc<Mutex<Box<ProgressFn>>>>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            part_size: DEFAULT_PART_SIZE,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            threads: DEFAULT_THREADS,
+            checkpoint: None,
+            path_style: false,
+            https: None,
+            content_type: DEFAULT_CONTENT_TYPE.to_owned(),
+            stall_timeout: None,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("part_size", &self.part_size)
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("threads", &self.threads)
+            .field("checkpoint", &self.checkpoint)
+            .field("path_style", &self.path_style)
+            .field("https", &self.https)
+            .field("content_type", &self.content_type)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .finish()
+    }
+}
+
+impl UploadOptions {
+    /// The defaults: 8 MiB parts above 8 MiB, 2 threads, no checkpoint,
+    /// virtual-hosted addressing, the client's scheme.
+    pub fn new() -> UploadOptions {
+        UploadOptions::default()
+    }
+
+    /// Part size in bytes (default 8 MiB; 100 KiB to 5 GiB). Grown
+    /// automatically when the object would need more than 10,000 parts.
+    /// A resumed upload keeps the part size it started with.
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Objects larger than this go in parts (default 8 MiB); others in one
+    /// PutObject. Objects over 5 GiB always go in parts.
+    pub fn multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = bytes;
+        self
+    }
+
+    /// How many parts are sent at once (default 2; 1 to 64).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// Where to keep resume state. Written atomically after every part,
+    /// removed on success; the same call with the same file, key and bucket
+    /// resumes from it. A checkpoint that does not match the file (size,
+    /// modification time, identity, or the bytes of its finished parts)
+    /// is discarded and the upload starts over. Objects that go in one
+    /// PutObject have nothing to resume and write no checkpoint.
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint = Some(path.into());
+        self
+    }
+
+    /// Path-style addressing (`/<bucket>/<key>`) for gateways that need it.
+    /// Used anyway when the endpoint is an IP address or `localhost`, where
+    /// virtual hosting (`<bucket>.<endpoint>`) cannot work.
+    pub fn path_style(mut self, yes: bool) -> Self {
+        self.path_style = yes;
+        self
+    }
+
+    /// Forces https (`true`) or http (`false`) for the upload; by default it
+    /// follows the client's endpoint.
+    pub fn https(mut self, yes: bool) -> Self {
+        self.https = Some(yes);
+        self
+    }
+
+    /// The object's `Content-Type` (default `application/octet-stream`).
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = content_type.into();
+        self
+    }
+
+    /// A body transfer that makes no progress (no byte written or read) for
+    /// this long fails, and is retried (default: the client's read timeout).
+    /// There is no overall limit on a transfer: a large part may take long.
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = Some(timeout);
+        self
+    }
+
+    /// Calls `f(bytes_done, total)` as the upload goes: when a part's last
+    /// byte or a MiB boundary is read, with counts that only grow (a retried
+    /// part does not count twice; counts from parallel parts that arrive out
+    /// of order fold into the next larger one), ending with `(total, total)`
+    /// once the object is stored. It runs on the
+    /// thread that called the upload, never concurrently. Answering
+    /// [`ProgressAction::Cancel`] stops the upload with [`Error::Cancelled`]
+    /// (the last call's answer, after the object is stored, is ignored).
+    pub fn on_progress<F>(mut self, f: F) -> Self
+    where
+        F: FnMut(u64, u64) -> ProgressAction + Send + 'static,
+    {
+        self.progress = Some(Arc::new(Mutex::new(Box::new(f))));
+        self
+    }
+
+    /// Removes the progress callback.
+    pub fn no_progress(mut self) -> Self {
+        self.progress = None;
+        self
+    }
+
+    /// The checkpoint path, if set.
+    pub fn checkpoint_path(&self) -> Option<&Path> {
+        self.checkpoint.as_deref()
+    }
+
+    /// Checks every value against OSS's limits; the upload calls do too.
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size) {
+            return Err(Error::invalid_input(
+                "part size",
+                format!(
+                    "{} bytes is outside OSS's limits ({MIN_PART_SIZE} to {MAX_PART_SIZE})",
+                    self.part_size
+                ),
+            ));
+        }
+        if !(1..=MAX_THREADS).contains(&self.threads) {
+            return Err(Error::invalid_input(
+                "threads",
+                format!("{} is not between 1 and {MAX_THREADS}", self.threads),
+            ));
+        }
+        if self.content_type.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                "content type",
+                "contains a control character",
+            ));
+        }
+        if self.stall_timeout == Some(Duration::ZERO) {
+            return Err(Error::invalid_input("stall timeout", "must be above zero"));
+        }
+        if let Some(p) = &self.checkpoint {
+            if p.as_os_str().is_empty() || p.file_name().is_none() {
+                return Err(Error::invalid_input(
+                    "checkpoint",
+                    format!("{} does not name a file", p.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an upload stored, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadResult {
+    /// The bucket the object is in (the one `PrepareUpload` returned).
+    pub bucket: String,
+    /// The endpoint it was uploaded to, `host[:port]`.
+    pub endpoint: String,
+    /// The object key.
+    pub key: String,
+    /// The object's URL (unsigned).
+    pub url: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The server's ETag, without quotes.
+    pub etag: String,
+    /// Its CRC-64/ECMA-182, as computed here and confirmed by the server.
+    pub crc64: u64,
+    /// The `PrepareUpload` request id.
+    pub prepare_request_id: String,
+    /// The request id of the PutObject or CompleteMultipartUpload.
+    pub request_id: String,
+    /// The multipart upload id; `None` for a single PutObject.
+    pub upload_id: Option<String>,
+    /// How many parts the object has (0 for a single PutObject).
+    pub parts: u32,
+    /// How many of them an earlier, interrupted call had sent already.
+    pub resumed_parts: u32,
+}
+
+impl Client {
+    /// Asks `PrepareUpload` where to upload, then uploads the file at `path`
+    /// there as `key`; see the [module documentation](crate::upload).
+    ///
+    /// Errors: bad options or key are [`Error::InvalidInput`] and a file
+    /// that cannot be read is [`Error::LocalIo`], both before anything is
+    /// sent; then any error of `PrepareUpload` and of the OSS calls (as
+    /// [`Error::Api`], with OSS's code, message and request id),
+    /// [`Error::Integrity`] and [`Error::Cancelled`].
+    pub fn upload_file(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        let path = path.as_ref();
+        options.validate()?;
+        validate_object_key(key)?;
+        request.validate()?;
+        let file = File::open(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| local_io(path, "cannot read the file's metadata", &e))?;
+        drop(file);
+        if !meta.is_file() {
+            return Err(Error::LocalIo {
+                path: path.to_owned(),
+                reason: "is not a regular file".into(),
+                kind: std::io::ErrorKind::InvalidInput,
+            });
+        }
+        let source = Source::File {
+            path,
+            identity: FileIdentity::of(&meta),
+        };
+        self.upload_source(request, key, &source, meta.len(), options)
+    }
+
+    /// As [`Client::upload_file`], from a reader of exactly `size` bytes.
+    ///
+    /// The reader is read once, in order. Going multipart, each part is
+    /// buffered (`part_size` bytes per thread) so a failed part can be sent
+    /// again; in one PutObject the reader streams straight to the server,
+    /// so that request is retried only if it failed before the first byte
+    /// was read. A reader shorter or longer than `size` is an
+    /// [`Error::LocalIo`] and the object is not stored. A checkpoint needs
+    /// a file: with one set this is an [`Error::InvalidInput`].
+    pub fn upload_reader<R: Read + Send>(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        mut reader: R,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        options.validate()?;
+        if options.checkpoint.is_some() {
+            return Err(Error::invalid_input(
+                "checkpoint",
+                "resuming needs a file that can be read again: use upload_file",
+            ));
+        }
+        validate_object_key(key)?;
+        request.validate()?;
+        let source = Source::reader(&mut reader);
+        self.upload_source(request, key, &source, size, options)
+    }
+
+    fn upload_source(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        source: &Source<'_>,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        let part_size = plan(size, options)?;
+        let prepared = self.prepare_upload(request)?;
+        let target = Target::new(
+            &prepared.bucket_name,
+            &prepared.endpoint,
+            self.is_https(),
+            options.https,
+            options.path_style,
+        )?;
+        let url = target.url(key, "");
+        let job = Job {
+            oss: Oss {
+                client: self,
+                target,
+                stall_timeout: options
+                    .stall_timeout
+                    .or(self.agent().config().timeouts().recv_response)
+                    .unwrap_or(Duration::from_secs(10)),
+            },
+            key,
+            bucket_asked: request.bucket_name(),
+            content_type: &options.content_type,
+            threads: options.threads,
+            size,
+        };
+        let mut reporter = Reporter::new(options.progress.as_deref(), size);
+        let finished = match part_size {
+            Some(part_size) => multipart::upload(
+                &job,
+                source,
+                part_size,
+                options.checkpoint.as_deref(),
+                &mut reporter,
+            )?,
+            None => {
+                let done = put::put_object(&job, source, &mut reporter)?;
+                // A checkpoint left by a multipart attempt at this object is moot now.
+                if let Some(path) = &options.checkpoint {
+                    checkpoint::Checkpoint::remove(path)?;
+                }
+                done
+            }
+        };
+        reporter.finish();
+        Ok(UploadResult {
+            bucket: job.oss.target.bucket.clone(),
+            endpoint: job.oss.target.endpoint.clone(),
+            key: key.to_owned(),
+            url,
+            size,
+            etag: finished.etag,
+            crc64: finished.crc64,
+            prepare_request_id: prepared.request_id,
+            request_id: finished.request_id,
+            upload_id: finished.upload_id,
+            parts: finished.parts,
+            resumed_parts: finished.resumed_parts,
+        })
+    }
+}
+
+/// The part size to use, or `None` for a single PutObject.
+fn plan(size: u64, options: &UploadOptions) -> Result<Option<u64>> {
+    if size <= options.multipart_threshold && size <= MAX_PUT_OBJECT_SIZE {
+        return Ok(None);
+    }
+    let part_size = options.part_size.max(size.div_ceil(u64::from(MAX_PARTS)));
+    if part_size > MAX_PART_SIZE {
+        return Err(Error::invalid_input(
+            "size",
+            format!(
+                "{size} bytes is more than OSS stores in one object ({MAX_PARTS} parts of {MAX_PART_SIZE} bytes)"
+            ),
+        ));
+    }
+    Ok(Some(part_size))
+}
+
+/// One upload's fixed facts, shared by its workers.
+pub(crate) struct Job<'a> {
+    pub(crate) oss: Oss<'a>,
+    pub(crate) key: &'a str,
+    pub(crate) bucket_asked: &'a str,
+    pub(crate) content_type: &'a str,
+    pub(crate) threads: usize,
+    pub(crate) size: u64,
+}
+
+/// What the PutObject or the multipart upload ended with.
+pub(crate) struct Finished {
+    pub(crate) etag: String,
+    pub(crate) crc64: u64,
+    pub(crate) request_id: String,
+    pub(crate) upload_id: Option<String>,
+    pub(crate) parts: u32,
+    pub(crate) resumed_parts: u32,
+}
+
+impl Finished {
+    fn single(reply: Reply, crc64: u64) -> Finished {
+        Finished {
+            etag: strip_quotes(reply.etag.as_deref().unwrap_or_default()).to_owned(),
+            crc64,
+            request_id: reply.request_id,
+            upload_id: None,
+            parts: 0,
+            resumed_parts: 0,
+        }
+    }
+}
+
+/// The server's CRC-64 must be the one computed over what was sent.
+pub(crate) fn verify_crc(reply: &Reply, local: u64, what: &str) -> Result<()> {
+    if reply.crc64 == Some(local) {
+        return Ok(());
+    }
+    Err(Error::Integrity {
+        what: what.to_owned(),
+        local_crc64: local,
+        server_crc64: reply.crc64,
+        request_id: reply.request_id.clone(),
+        attempts: 1,
+    })
+}
+
+/// `"ABC"` → `ABC`.
+pub(crate) fn strip_quotes(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_parts_within_oss_limits() {
+        let o = UploadOptions::new()
+            .part_size(MIN_PART_SIZE)
+            .multipart_threshold(1000);
+        assert_eq!(plan(1000, &o).unwrap(), None);
+        assert_eq!(plan(1001, &o).unwrap(), Some(MIN_PART_SIZE));
+        // 10,000 parts at most: the part grows.
+        let big = 2 * MIN_PART_SIZE * u64::from(MAX_PARTS) + 1;
+        let p = plan(big, &o).unwrap().unwrap();
+        assert!(big.div_ceil(p) <= u64::from(MAX_PARTS) && p > MIN_PART_SIZE);
+        // Over 5 GiB never goes in one PutObject.
+        let huge_threshold = UploadOptions::new().multipart_threshold(u64::MAX);
+        assert!(plan(MAX_PUT_OBJECT_SIZE + 1, &huge_threshold)
+            .unwrap()
+            .is_some());
+        assert!(matches!(
+            plan(MAX_PART_SIZE * u64::from(MAX_PARTS) + 1, &o),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        assert!(UploadOptions::new().validate().is_ok());
+        for bad in [
+            UploadOptions::new().part_size(MIN_PART_SIZE - 1),
+            UploadOptions::new().part_size(MAX_PART_SIZE + 1),
+            UploadOptions::new().threads(0),
+            UploadOptions::new().threads(MAX_THREADS + 1),
+            UploadOptions::new().content_type("a\nb"),
+            UploadOptions::new().stall_timeout(Duration::ZERO),
+            UploadOptions::new().checkpoint(""),
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::InvalidInput { .. })),
+                "{bad:?}"
+            );
+        }
+        let with_cb = UploadOptions::new().on_progress(|_, _| ProgressAction::Continue);
+        assert!(format!("{with_cb:?}").contains("callback"));
+        assert_eq!(ProgressAction::from(false), ProgressAction::Cancel);
+    }
+}

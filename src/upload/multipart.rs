@@ -1,0 +1,368 @@
+//! Multipart upload: InitiateMultipartUpload, UploadPart on worker threads,
+//! CompleteMultipartUpload; resumed from a checkpoint when there is one.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::crc64;
+use crate::error::{Error, Result};
+
+use super::checkpoint::{part_len, Checkpoint, DonePart, Loaded};
+use super::oss::{Call, Hints, Payload};
+use super::progress::{Body, Event, Reporter, Shared};
+use super::source::{part_count, Source};
+use super::{strip_quotes, verify_crc, workers, xml, Finished, Job};
+
+/// Uploads `source` in parts of `part_size` bytes. With `checkpoint`, an
+/// upload of the same file to the same place resumes, progress is saved
+/// after every part, and the file is removed once the object is complete.
+/// Without one, a failed or cancelled upload is aborted on the server.
+pub(crate) fn upload(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    part_size: u64,
+    checkpoint: Option<&Path>,
+    reporter: &mut Reporter<'_>,
+) -> Result<Finished> {
+    let mut restarted = false;
+    loop {
+        let (mut state, resumed_parts) = start_or_resume(job, source, part_size, checkpoint)?;
+        match send_parts_and_complete(job, source, &mut state, checkpoint, reporter) {
+            // The server no longer knows the upload (expired or aborted), or
+            // a resumed part: start over, once.
+            Err(e) if resumed_parts > 0 && !restarted && is_stale_upload(&e) => {
+                if let Some(path) = checkpoint {
+                    Checkpoint::remove(path)?;
+                }
+                restarted = true;
+            }
+            Err(e) => {
+                if checkpoint.is_none() {
+                    abort(job, &state.key, &state.upload_id);
+                }
+                return Err(e);
+            }
+            Ok(mut done) => {
+                if let Some(path) = checkpoint {
+                    Checkpoint::remove(path)?;
+                }
+                done.resumed_parts = resumed_parts;
+                return Ok(done);
+            }
+        }
+    }
+}
+
+/// The checkpoint to go on from, or a new upload. Returns it and how many
+/// parts it already had.
+fn start_or_resume(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    part_size: u64,
+    checkpoint: Option<&Path>,
+) -> Result<(Checkpoint, u32)> {
+    let target = &job.oss.target;
+    if let Some(path) = checkpoint {
+        if let Loaded::Found(old) = Checkpoint::load(path)? {
+            let same_place = old.bucket == target.bucket && old.endpoint == target.endpoint;
+            let same_file =
+                matches!(source, Source::File { identity, .. } if *identity == old.file);
+            let same_upload = same_place
+                && same_file
+                && old.key == job.key
+                && old.bucket_asked == job.bucket_asked
+                && part_count(old.file.size, old.part_size) <= super::MAX_PARTS;
+            if same_upload && source.parts_unchanged(&old.parts, old.part_size)? {
+                let resumed = old.parts.len() as u32;
+                return Ok((*old, resumed));
+            }
+            // Stale: free what the old upload holds on the server, if we can reach it.
+            if same_place {
+                abort(job, &old.key, &old.upload_id);
+            }
+        }
+    }
+    let upload_id = initiate(job)?;
+    let identity = match source {
+        Source::File { identity, .. } => identity.clone(),
+        Source::Reader(_) => super::checkpoint::FileIdentity {
+            size: job.size,
+            mtime_ns: String::new(),
+            file_id: String::new(),
+        },
+    };
+    let state = Checkpoint::new(
+        job.bucket_asked,
+        &target.bucket,
+        &target.endpoint,
+        job.key,
+        upload_id,
+        part_size,
+        identity,
+    );
+    if let Some(path) = checkpoint {
+        if let Err(e) = state.save(path) {
+            abort(job, &state.key, &state.upload_id);
+            return Err(e);
+        }
+    }
+    Ok((state, 0))
+}
+
+fn is_stale_upload(e: &Error) -> bool {
+    matches!(e.code(), Some("NoSuchUpload" | "InvalidPart"))
+}
+
+/// Sends every part the state does not list yet, then completes.
+fn send_parts_and_complete(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    state: &mut Checkpoint,
+    checkpoint: Option<&Path>,
+    reporter: &mut Reporter<'_>,
+) -> Result<Finished> {
+    let part_size = state.part_size;
+    let count = part_count(job.size, part_size);
+    let pending: VecDeque<u32> = (1..=count)
+        .filter(|n| state.parts.binary_search_by_key(n, |p| p.number).is_err())
+        .collect();
+    let already: u64 = state.parts.iter().map(|p| p.size).sum();
+    let shared = Shared::starting_at(already);
+    let threads = job.threads.min(pending.len()).max(1);
+    let pending = Mutex::new(pending);
+    let upload_id = state.upload_id.clone();
+    workers::run(
+        threads,
+        &shared,
+        reporter,
+        |events| {
+            part_worker(
+                job, source, &upload_id, part_size, &pending, &shared, events,
+            )
+        },
+        |part| {
+            state.record(part);
+            match checkpoint {
+                Some(path) => state.save(path),
+                None => Ok(()),
+            }
+        },
+    )?;
+    complete(job, state, &shared.cancel)
+}
+
+/// Takes parts until none is left, the upload stopped, or one failed.
+fn part_worker(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    upload_id: &str,
+    part_size: u64,
+    pending: &Mutex<VecDeque<u32>>,
+    shared: &Shared,
+    events: &std::sync::mpsc::Sender<Event<DonePart>>,
+) {
+    let mut buf = Vec::new();
+    loop {
+        if shared.stop.load(Ordering::SeqCst) || shared.cancel.load(Ordering::SeqCst) {
+            return;
+        }
+        let number = match source.next_part(pending, job.size, part_size, &mut buf) {
+            None => return,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                let _ = events.send(Event::Failed(e));
+                return;
+            }
+        };
+        match upload_part(
+            job, source, upload_id, part_size, number, &buf, shared, events,
+        ) {
+            Ok(done) => {
+                let _ = events.send(Event::Done(done));
+            }
+            Err(e) => {
+                let _ = events.send(Event::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+/// One UploadPart, retried as the policy says, each attempt re-reading the
+/// part (from the file at its offset, or from the buffer).
+#[allow(clippy::too_many_arguments)]
+fn upload_part(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    upload_id: &str,
+    part_size: u64,
+    number: u32,
+    buf: &[u8],
+    shared: &Shared,
+    events: &std::sync::mpsc::Sender<Event<DonePart>>,
+) -> Result<DonePart> {
+    let len = part_len(job.size, part_size, number);
+    let call = Call {
+        method: "PUT",
+        key: job.key,
+        query: vec![
+            ("partNumber", Some(number.to_string())),
+            ("uploadId", Some(upload_id.to_owned())),
+        ],
+        content_type: "",
+    };
+    let what = format!("part {number}");
+    let mut high_water = 0u64;
+    job.oss.retrying(None, &shared.cancel, |_| {
+        let mut file;
+        let mut slice;
+        let src: &mut dyn Read = match source {
+            Source::File { path, .. } => {
+                let offset = u64::from(number - 1) * part_size;
+                match Source::open_range(path, offset, len) {
+                    Ok(f) => {
+                        file = f;
+                        &mut file
+                    }
+                    Err(e) => return (Err(e), Hints::default()),
+                }
+            }
+            Source::Reader(_) => {
+                slice = buf;
+                &mut slice
+            }
+        };
+        let mut body = Body::new(src, len, &mut high_water, false, shared, events);
+        let (result, hints) = job.oss.send(&call, Payload::Stream(&mut body, len), None);
+        if let Some(failure) = body.take_failure() {
+            return (Err(failure.into_error(source.label())), hints);
+        }
+        let crc = body.crc64();
+        let checked = result.and_then(|reply| {
+            verify_crc(&reply, crc, &what)?;
+            let etag = reply.etag.ok_or_else(|| missing("ETag", &what))?;
+            Ok(DonePart {
+                number,
+                etag,
+                crc64: crc.to_string(),
+                size: len,
+            })
+        });
+        (checked, hints)
+    })
+}
+
+/// InitiateMultipartUpload: the new upload's id.
+fn initiate(job: &Job<'_>) -> Result<String> {
+    let call = Call {
+        method: "POST",
+        key: job.key,
+        query: vec![("uploads", None)],
+        content_type: job.content_type,
+    };
+    let deadline = Instant::now() + job.oss.client.call_timeout();
+    let never = AtomicBool::new(false);
+    let reply = job.oss.retrying(Some(deadline), &never, |left| {
+        job.oss.send(&call, Payload::Empty, left)
+    })?;
+    let body = String::from_utf8_lossy(&reply.body);
+    match xml::text(&body, "UploadId") {
+        Some(id) if !id.is_empty() => Ok(id),
+        _ => Err(crate::response::decode_error(
+            200,
+            &reply.body,
+            "InitiateMultipartUpload answer without an UploadId",
+        )),
+    }
+}
+
+/// CompleteMultipartUpload with every part, then the whole object's CRC-64
+/// (combined from the parts') checked against the server's. A retry that
+/// finds the upload gone asks HeadObject whether an earlier attempt made it.
+fn complete(job: &Job<'_>, state: &Checkpoint, cancel: &AtomicBool) -> Result<Finished> {
+    let mut body = String::from("<CompleteMultipartUpload>");
+    let mut crc = 0u64;
+    for p in &state.parts {
+        body.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+            p.number,
+            xml::escape_text(&p.etag)
+        ));
+        crc = crc64::combine(crc, p.crc().unwrap_or_default(), p.size);
+    }
+    body.push_str("</CompleteMultipartUpload>");
+    let call = Call {
+        method: "POST",
+        key: job.key,
+        query: vec![("uploadId", Some(state.upload_id.clone()))],
+        content_type: "application/xml",
+    };
+    let deadline = Instant::now() + job.oss.client.call_timeout();
+    let mut tries = 0;
+    let reply = job.oss.retrying(Some(deadline), cancel, |left| {
+        tries += 1;
+        let (result, hints) = job.oss.send(&call, Payload::Bytes(body.as_bytes()), left);
+        match result {
+            Err(e) if tries > 1 && e.code() == Some("NoSuchUpload") => match head(job, left) {
+                Ok(h) if h.crc64 == Some(crc) && h.content_length == Some(job.size) => {
+                    (Ok(h), hints)
+                }
+                _ => (Err(e), hints),
+            },
+            other => (other, hints),
+        }
+    })?;
+    verify_crc(&reply, crc, "object")?;
+    let xml_body = String::from_utf8_lossy(&reply.body);
+    let etag = xml::text(&xml_body, "ETag")
+        .or(reply.etag.clone())
+        .ok_or_else(|| missing("ETag", "object"))?;
+    Ok(Finished {
+        etag: strip_quotes(&etag).to_owned(),
+        crc64: crc,
+        request_id: reply.request_id,
+        upload_id: Some(state.upload_id.clone()),
+        parts: state.parts.len() as u32,
+        resumed_parts: 0,
+    })
+}
+
+/// HeadObject, once.
+fn head(job: &Job<'_>, left: Option<std::time::Duration>) -> Result<super::oss::Reply> {
+    let call = Call {
+        method: "HEAD",
+        key: job.key,
+        query: Vec::new(),
+        content_type: "",
+    };
+    job.oss.send(&call, Payload::Empty, left).0
+}
+
+/// AbortMultipartUpload, best effort: what is left behind only costs
+/// storage until the bucket's lifecycle rule clears it.
+fn abort(job: &Job<'_>, key: &str, upload_id: &str) {
+    let call = Call {
+        method: "DELETE",
+        key,
+        query: vec![("uploadId", Some(upload_id.to_owned()))],
+        content_type: "",
+    };
+    let deadline = Instant::now() + job.oss.client.call_timeout();
+    let never = AtomicBool::new(false);
+    let _ = job.oss.retrying(Some(deadline), &never, |left| {
+        job.oss.send(&call, Payload::Empty, left)
+    });
+}
+
+fn missing(header: &str, what: &str) -> Error {
+    Error::Decode {
+        status: 200,
+        reason: format!("the answer for {what} has no {header}"),
+        body_prefix: String::new(),
+        attempts: 1,
+    }
+}

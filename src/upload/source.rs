@@ -1,0 +1,149 @@
+//! Where the bytes come from: a file, read at any offset as often as
+//! retries need, or a caller's reader, read once, in order.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::crc64::Crc64;
+use crate::error::{Error, Result};
+
+use super::checkpoint::{local_io, part_len, DonePart, FileIdentity};
+
+/// The name errors give a caller's reader.
+const READER_LABEL: &str = "<reader>";
+
+pub(crate) enum Source<'a> {
+    /// A file: every attempt reopens it and seeks, so parts can be sent in
+    /// any order and retried.
+    File {
+        path: &'a Path,
+        identity: FileIdentity,
+    },
+    /// A reader: parts are read in order into a buffer per worker (so a
+    /// part can be retried); a single PutObject streams it directly.
+    Reader(Mutex<ReaderState<'a>>),
+}
+
+pub(crate) struct ReaderState<'a> {
+    pub(crate) reader: &'a mut (dyn Read + Send),
+    /// The next part number to read.
+    pub(crate) next: u32,
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn reader(reader: &'a mut (dyn Read + Send)) -> Source<'a> {
+        Source::Reader(Mutex::new(ReaderState { reader, next: 1 }))
+    }
+
+    /// The path named in errors.
+    pub(crate) fn label(&self) -> &Path {
+        match self {
+            Source::File { path, .. } => path,
+            Source::Reader(_) => Path::new(READER_LABEL),
+        }
+    }
+
+    /// `len` bytes of the file from `offset`.
+    pub(crate) fn open_range(path: &Path, offset: u64, len: u64) -> Result<io::Take<File>> {
+        let mut f = File::open(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| local_io(path, "cannot seek in the file", &e))?;
+        Ok(f.take(len))
+    }
+
+    /// The next part to send: from the queue for a file; for a reader, the
+    /// next one in order, read into `buf`. `None` when there is no more.
+    pub(crate) fn next_part(
+        &self,
+        pending: &Mutex<VecDeque<u32>>,
+        size: u64,
+        part_size: u64,
+        buf: &mut Vec<u8>,
+    ) -> Option<Result<u32>> {
+        match self {
+            Source::File { .. } => lock(pending).pop_front().map(Ok),
+            Source::Reader(state) => {
+                let mut state = lock(state);
+                let count = part_count(size, part_size);
+                if state.next > count {
+                    return None;
+                }
+                let number = state.next;
+                state.next += 1;
+                let len = part_len(size, part_size, number) as usize;
+                buf.resize(len, 0);
+                let label = Path::new(READER_LABEL);
+                if let Err(e) = state.reader.read_exact(buf) {
+                    let why = if e.kind() == io::ErrorKind::UnexpectedEof {
+                        "the reader ended before the size given".to_owned()
+                    } else {
+                        format!("read failed: {e}")
+                    };
+                    return Some(Err(Error::LocalIo {
+                        path: label.to_owned(),
+                        reason: why,
+                        kind: e.kind(),
+                    }));
+                }
+                if number == count {
+                    let mut probe = [0u8; 1];
+                    match state.reader.read(&mut probe) {
+                        Ok(0) => {}
+                        Ok(_) => {
+                            return Some(Err(Error::LocalIo {
+                                path: label.to_owned(),
+                                reason: "the reader holds more bytes than the size given".into(),
+                                kind: io::ErrorKind::InvalidInput,
+                            }))
+                        }
+                        Err(e) => return Some(Err(local_io(label, "read failed", &e))),
+                    }
+                }
+                Some(Ok(number))
+            }
+        }
+    }
+
+    /// Whether the parts a checkpoint lists still hold the same bytes in the
+    /// file (their CRC-64 is recomputed locally; nothing is sent).
+    pub(crate) fn parts_unchanged(&self, parts: &[DonePart], part_size: u64) -> Result<bool> {
+        let Source::File { path, .. } = self else {
+            return Ok(false);
+        };
+        let mut buf = vec![0u8; 64 << 10];
+        for part in parts {
+            let offset = u64::from(part.number - 1) * part_size;
+            let mut range = Source::open_range(path, offset, part.size)?;
+            let mut crc = Crc64::new();
+            let mut read = 0u64;
+            loop {
+                let n = match range.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(local_io(path, "read failed", &e)),
+                };
+                if n == 0 {
+                    break;
+                }
+                crc.update(&buf[..n]);
+                read += n as u64;
+            }
+            if read != part.size || Some(crc.value()) != part.crc() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// How many parts a `size`-byte object has (1 for an empty one).
+pub(crate) fn part_count(size: u64, part_size: u64) -> u32 {
+    u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
