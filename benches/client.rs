@@ -195,18 +195,33 @@ fn main() {
         "{endpoint}/?{}",
         rpc_v1("POST", &params, "BenchSecret").signed_query()
     );
+    // The same bare call on an agent with the client's timeouts, to show
+    // what the timeouts themselves cost (ureq re-arms the socket timeouts
+    // on every read when a deadline is set).
+    let timed_agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_recv_response(Some(Duration::from_secs(10)))
+        .timeout_recv_body(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
     let bare = || call_bare(&agent, &url);
+    let bare_timed = || call_bare(&timed_agent, &url);
     let ours = || call_ours(&client, &request);
 
     // Warm both connection pools and caches.
     for _ in 0..200 {
         bare();
+        bare_timed();
         ours();
     }
     let (mut t_bare, mut t_ours) = (Tally::default(), Tally::default());
     // Per-round ratios: a burst of load from other processes spoils a round
     // or two, not the median.
     let (mut speed_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
+    let (mut t_timed, mut timed_cpu_ratios) = (Tally::default(), Vec::new());
     for round in 0..rounds {
         let (mut b, mut o) = (Tally::default(), Tally::default());
         // Alternate which side goes first so drift hits both alike.
@@ -217,6 +232,10 @@ fn main() {
             o.run(batch, ours);
             b.run(batch, bare);
         }
+        let mut t = Tally::default();
+        t.run(batch, bare_timed);
+        timed_cpu_ratios.push(o.cpu_us_per_call() / t.cpu_us_per_call());
+        t_timed.add(&t);
         speed_ratios.push(o.per_sec() / b.per_sec());
         cpu_ratios.push(o.cpu_us_per_call() / b.cpu_us_per_call());
         t_bare.add(&b);
@@ -241,6 +260,11 @@ fn main() {
         t_bare.cpu_us_per_call()
     );
     println!(
+        "  bare ureq with the client's timeouts: {:>9.0} calls/s  {:>7.2} us CPU/call",
+        t_timed.per_sec(),
+        t_timed.cpu_us_per_call()
+    );
+    println!(
         "  ens-upload:  {:>9.0} calls/s  {:>7.2} us CPU/call",
         t_ours.per_sec(),
         t_ours.cpu_us_per_call()
@@ -254,6 +278,10 @@ fn main() {
         "  client CPU ratio (ours / bare): median {:.3} of {rounds} rounds (totals {:.3})   target <= 1.15",
         median(&mut cpu_ratios),
         t_ours.cpu_us_per_call() / t_bare.cpu_us_per_call()
+    );
+    println!(
+        "  client CPU ratio (ours / bare ureq with the client's timeouts): median {:.3}",
+        median(&mut timed_cpu_ratios)
     );
     println!("  signing alone (rpc_v1, 10 params): {sign_us:.3} us/request   target <= 2 us");
 }

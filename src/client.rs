@@ -246,7 +246,6 @@ impl ClientBuilder {
             .max_redirects(0)
             .user_agent(USER_AGENT)
             .accept("application/json")
-            .accept_encoding("identity")
             .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .timeout_recv_response(Some(self.read_timeout))
@@ -473,15 +472,12 @@ impl Client {
         if let Some(token) = creds.security_token() {
             all.push(("SecurityToken", token));
         }
-        let signed = inner.signer.sign("POST", &all);
-
-        let mut url = String::with_capacity(
-            inner.endpoint.as_str().len() + 2 + signed.canonical_query.len() + 48,
-        );
-        url.push_str(inner.endpoint.as_str());
-        url.push_str("/?");
-        url.push_str(&signed.canonical_query);
-        url.push_str("&Signature=");
+        let mut url = Vec::with_capacity(inner.endpoint.as_str().len() + 64 + 3 * 256);
+        url.extend_from_slice(inner.endpoint.as_str().as_bytes());
+        url.extend_from_slice(b"/?");
+        let signed = inner.signer.sign_into("POST", &all, &mut url);
+        url.extend_from_slice(b"&Signature=");
+        let mut url = String::from_utf8(url).expect("endpoint and percent-encoded ASCII");
         sign::percent_encode_into(&mut url, &signed.signature);
 
         let https = inner.endpoint.is_https();
@@ -521,24 +517,22 @@ impl Client {
         };
 
         let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let headers = response.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let date = header("date");
-        outcome.clock_changed = inner.clock.observe(date.as_deref());
-        outcome.retry_after = retry::server_retry_after(
-            header("x-acs-retry-after").as_deref(),
-            header("retry-after").as_deref(),
-            date.as_deref().and_then(clock::parse_http_date),
-        );
+        outcome.clock_changed = inner.clock.observe(date);
+        // A success needs nothing more from the headers.
+        if !(200..300).contains(&status) {
+            outcome.retry_after = retry::server_retry_after(
+                header("x-acs-retry-after"),
+                header("retry-after"),
+                date.and_then(clock::parse_http_date),
+            );
+        }
         if (300..400).contains(&status) {
             outcome.result = Err(Error::Redirect {
                 status,
-                location: header("location"),
+                location: header("location").map(str::to_owned),
                 attempts: 1,
             });
             return outcome;
@@ -548,7 +542,7 @@ impl Client {
             Ok(body) => Err(response::decode_error_answer(
                 status,
                 &body,
-                &signed.string_to_sign,
+                std::str::from_utf8(&signed.string_to_sign).unwrap_or_default(),
             )),
             Err(e) => Err(e),
         };

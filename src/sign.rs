@@ -89,43 +89,67 @@ impl RpcSigner {
         method: &str,
         params: &[(K, V)],
     ) -> RpcV1Signature {
-        let mut order: Vec<usize> = (0..params.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (ka, kb) = (params[a].0.as_ref(), params[b].0.as_ref());
-            // Stable for equal keys: keep the caller's order.
-            ka.as_bytes().cmp(kb.as_bytes()).then(a.cmp(&b))
-        });
-
-        let raw_len: usize = params
-            .iter()
-            .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
-            .sum();
-        let mut query = Vec::with_capacity(raw_len + raw_len / 2);
-        for (i, &idx) in order.iter().enumerate() {
-            if i > 0 {
-                query.push(b'&');
-            }
-            encode_bytes(&mut query, params[idx].0.as_ref().as_bytes());
-            query.push(b'=');
-            encode_bytes(&mut query, params[idx].1.as_ref().as_bytes());
+        let mut query = Vec::new();
+        let signed = self.sign_into(method, params, &mut query);
+        // Percent-encoding writes only ASCII, and the method came from a &str.
+        RpcV1Signature {
+            canonical_query: String::from_utf8(query).expect("percent-encoded text is ASCII"),
+            string_to_sign: String::from_utf8(signed.string_to_sign).expect("ASCII only"),
+            signature: signed.signature,
         }
+    }
 
-        let mut to_sign = Vec::with_capacity(method.len() + 5 + query.len() + query.len() / 2);
+    /// Signs, appending the canonical query to `query` (the request URL
+    /// being built, so the query is written once).
+    pub(crate) fn sign_into<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        method: &str,
+        params: &[(K, V)],
+        query: &mut Vec<u8>,
+    ) -> SignedBytes {
+        let mut sorted: Vec<(&[u8], &[u8])> = params
+            .iter()
+            .map(|(k, v)| (k.as_ref().as_bytes(), v.as_ref().as_bytes()))
+            .collect();
+        // Stable, so equal keys keep the caller's order.
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+
+        let raw_len: usize = sorted.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        // One pass writes the canonical query and, beside it, its own
+        // percent-encoding for the string to sign: an unreserved byte is the
+        // same in both, `%XX` in the query is `%25XX` there, and the `=` and
+        // `&` separators are `%3D` and `%26`.
+        query.reserve(raw_len + raw_len / 2);
+        let mut to_sign = Vec::with_capacity(method.len() + 5 + raw_len * 2);
         to_sign.extend_from_slice(method.as_bytes());
         to_sign.extend_from_slice(b"&%2F&");
-        encode_bytes(&mut to_sign, &query);
+        for (i, (k, v)) in sorted.iter().enumerate() {
+            if i > 0 {
+                query.push(b'&');
+                to_sign.extend_from_slice(b"%26");
+            }
+            encode_twice(query, &mut to_sign, k);
+            query.push(b'=');
+            to_sign.extend_from_slice(b"%3D");
+            encode_twice(query, &mut to_sign, v);
+        }
 
         let mut mac = self.mac.clone();
         mac.update(&to_sign);
         let signature =
             base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        // Percent-encoding writes only ASCII, and the method came from a &str.
-        RpcV1Signature {
-            canonical_query: String::from_utf8(query).expect("percent-encoded text is ASCII"),
-            string_to_sign: String::from_utf8(to_sign).expect("method and ASCII only"),
+        SignedBytes {
+            string_to_sign: to_sign,
             signature,
         }
     }
+}
+
+/// What [`RpcSigner::sign_into`] gives besides the query it wrote.
+pub(crate) struct SignedBytes {
+    /// ASCII; turned into text only when an error needs it.
+    pub(crate) string_to_sign: Vec<u8>,
+    pub(crate) signature: String,
 }
 
 /// base64(HMAC-SHA1(key, data)).
@@ -381,16 +405,39 @@ const UNRESERVED: [bool; 256] = {
     t
 };
 
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
 /// Appends the percent-encoding of `input` to `out` (ASCII only).
 fn encode_bytes(out: &mut Vec<u8>, input: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.reserve(input.len());
-    for &b in input {
-        if UNRESERVED[usize::from(b)] {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
-        }
+    let mut rest = input;
+    while !rest.is_empty() {
+        // Copy the run of unreserved bytes in one go.
+        let run = rest
+            .iter()
+            .position(|&b| !UNRESERVED[usize::from(b)])
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some(&b) = rest.get(run) else { break };
+        out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
+        rest = &rest[run + 1..];
+    }
+}
+
+/// Appends `input` percent-encoded to `once`, and encoded twice to `twice`.
+fn encode_twice(once: &mut Vec<u8>, twice: &mut Vec<u8>, input: &[u8]) {
+    let mut rest = input;
+    while !rest.is_empty() {
+        let run = rest
+            .iter()
+            .position(|&b| !UNRESERVED[usize::from(b)])
+            .unwrap_or(rest.len());
+        once.extend_from_slice(&rest[..run]);
+        twice.extend_from_slice(&rest[..run]);
+        let Some(&b) = rest.get(run) else { break };
+        let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]);
+        once.extend_from_slice(&[b'%', hi, lo]);
+        twice.extend_from_slice(&[b'%', b'2', b'5', hi, lo]);
+        rest = &rest[run + 1..];
     }
 }
 
