@@ -34,6 +34,15 @@ size_of_c_example() {
 
 release=$(size_of_c_example release release)
 minsize=$(size_of_c_example min-size min-size)
+# The same profile built as a static library only (rustc can then
+# internalize everything the C API does not export).
+cargo rustc --quiet --profile min-size --lib --crate-type staticlib
+libs=$(native_libs min-size)
+cargo rustc --quiet --profile min-size --lib --crate-type staticlib
+cc -O2 -Iinclude examples/c/prepare_upload.c target/min-size/libens_upload.a $libs -Wl,--gc-sections \
+  -o "$out/prepare_upload-staticonly"
+strip "$out/prepare_upload-staticonly"
+minsize_static_only=$(stat -c %s "$out/prepare_upload-staticonly")
 minsize_native=$(size_of_c_example min-size min-size --no-default-features --features native-tls)
 # Back to the default features for what follows.
 cargo build --quiet --profile min-size --lib
@@ -71,6 +80,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1000000 }'; }
 echo "footprint ($(uname -m), $(nproc) cores, rustc $(rustc --version | cut -d' ' -f2))"
 echo "  C example, static libens_upload.a, stripped, release:  $release bytes ($(mb "$release"))   target <= 2.5 MB"
 echo "  C example, static libens_upload.a, stripped, min-size: $minsize bytes ($(mb "$minsize"))   target <= 1.5 MB"
+echo "  min-size built with --crate-type staticlib only:     $minsize_static_only bytes ($(mb "$minsize_static_only"))"
 echo "  the same with native-tls (system OpenSSL, linked dynamically): $minsize_native bytes ($(mb "$minsize_native"))"
 echo "  normal dependency tree: $crates distinct crates besides ens-upload   target <= 45"
 echo "  peak RSS of one CLI call: $rss_kb KiB ($(awk -v k="$rss_kb" 'BEGIN { printf "%.2f MB", k * 1024 / 1000000 }'))   target <= 6 MB"
