@@ -62,7 +62,8 @@ pub enum Error {
         status: u16,
         /// Why it could not be decoded.
         reason: String,
-        /// The first bytes of the body (lossy UTF-8, at most 256 bytes).
+        /// The body's first 256 bytes, as lossy UTF-8 (each invalid byte
+        /// becomes U+FFFD, so the text may be longer than 256 bytes).
         body_prefix: String,
         /// How many attempts were made, this one included.
         attempts: u32,

@@ -10,7 +10,8 @@ use crate::prepare_upload::PrepareUploadResponse;
 /// How many bytes of an undecodable body an error keeps.
 pub const BODY_PREFIX_BYTES: usize = 256;
 
-/// Decodes a 2xx body as `T`; anything else is an [`Error::Decode`].
+/// Decodes a body as `T`, for a status the caller already knows is 2xx;
+/// a body that is not `T` is an [`Error::Decode`] carrying `status`.
 pub fn decode_success<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| decode_error(status, body, &e.to_string()))
 }
