@@ -8,7 +8,8 @@
 //!
 //! Faults (played for the first COUNT requests, default 1): `internal-error`,
 //! `unavailable`, `throttling[=MS]`, `reset`, `slow[=MS]`, `non-json`,
-//! `truncated`, `bad-gateway`, `huge[=BYTES]`.
+//! `truncated`, `bad-gateway`, `huge[=BYTES]`; for uploads `oss-internal-error`,
+//! `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow=MS`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -102,5 +103,6 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--fault NAME[=ARG][:COUNT]]...");
     eprintln!("faults: internal-error unavailable throttling[=MS] reset slow[=MS] non-json truncated bad-gateway huge[=BYTES]");
+    eprintln!("upload faults: oss-internal-error oss-reset=BYTES oss-bad-crc oss-slow=MS");
     std::process::exit(if problem.is_empty() { 0 } else { 2 });
 }
