@@ -6,8 +6,9 @@
  *
  * Rules every function follows:
  *  - Handles (ens_client_builder, ens_client, ens_prepare_upload_result,
- *    ens_error) are opaque. What a *_new, a build or a call hands out is owned
- *    by the caller and freed with the matching *_free, which accepts NULL.
+ *    ens_upload_options, ens_upload_result, ens_error) are opaque. What a
+ *    *_new, a build or a call hands out is owned by the caller and freed with
+ *    the matching *_free, which accepts NULL.
  *  - A fallible function returns an ens_status; ENS_OK is 0. When its `err`
  *    argument is not NULL, *err is set to NULL on success and to a new
  *    ens_error (free it with ens_error_free) on failure. Out-pointers are set
@@ -24,8 +25,11 @@
  *    ENS_ERR_PANIC (or NULL, "" or 0, as its comment says). A library built
  *    with panic = "abort" (cargo's min-size profile) aborts instead.
  *  - There is no global or thread-local state. One ens_client may be used
- *    from many threads at once; a builder is for one thread at a time;
- *    results and errors are immutable and may be read from any thread.
+ *    from many threads at once; a builder or upload options object is for one
+ *    thread at a time while being set up; results and errors are immutable
+ *    and may be read from any thread.
+ *  - The upload's progress callback (ens_progress_cb) runs on the thread that
+ *    called ens_upload_file, never concurrently, never after it returned.
  *  - No error message ever holds an AccessKey secret or a security token.
  */
 
@@ -116,6 +120,26 @@ typedef enum ens_status {
      * An error kind that this version of the C API does not know by name.
      */
     ENS_ERR_OTHER = 12,
+    /**
+     * The upload's progress callback returned non-zero. A checkpoint, if one
+     * was set, is kept: the same call later resumes from it. See
+     * `ens_error_bytes_done` and `ens_error_bytes_total`.
+     */
+    ENS_ERR_CANCELLED = 13,
+    /**
+     * The CRC-64 the server computed over what it stored differs from the
+     * one computed over what was sent (or the server sent none), after
+     * every retry: the object is not reported as uploaded. See
+     * `ens_error_field` (`"object"` or `"part N"`), `ens_error_local_crc64`,
+     * `ens_error_server_crc64` and `ens_error_request_id`.
+     */
+    ENS_ERR_INTEGRITY = 14,
+    /**
+     * A local file (the one uploaded, or its checkpoint) could not be read
+     * or written, is not a regular file, or changed during the upload. See
+     * `ens_error_path` and `ens_error_io_kind`.
+     */
+    ENS_ERR_LOCAL_IO = 15,
 } ens_status;
 
 /**
@@ -185,6 +209,22 @@ typedef struct ens_error ens_error;
 typedef struct ens_prepare_upload_result ens_prepare_upload_result;
 
 /**
+ * How `ens_upload_file` uploads: part size, multipart threshold, threads,
+ * checkpoint, addressing, scheme, content type, stall timeout. Filled by the
+ * `ens_upload_options_set_*` functions; created with `ens_upload_options_new`
+ * and freed with `ens_upload_options_free` by the caller. Not thread-safe
+ * while a setter runs; once set up, one options object may be read by many
+ * `ens_upload_file` calls at once, on any threads.
+ */
+typedef struct ens_upload_options ens_upload_options;
+
+/**
+ * What `ens_upload_file` stored, and where. Owned by the caller, freed with
+ * `ens_upload_result_free`. Immutable: may be read from any thread.
+ */
+typedef struct ens_upload_result ens_upload_result;
+
+/**
  * One extra request parameter for `ens_prepare_upload_with_params` and
  * `ens_call`. Both strings are borrowed for the duration of the call only.
  */
@@ -198,6 +238,23 @@ typedef struct ens_param {
      */
     const char *value;
 } ens_param;
+
+/**
+ * The progress callback of `ens_upload_file`: called with the bytes sent so
+ * far and the file's size, and the `user_data` given to `ens_upload_file`.
+ * Return 0 to go on, non-zero to cancel the upload (which then fails with
+ * `ENS_ERR_CANCELLED`; a checkpoint is kept for a later resume).
+ *
+ * It runs on the thread that called `ens_upload_file`, never concurrently
+ * with itself, and never after `ens_upload_file` returned. `done` only grows
+ * and never exceeds `total`; the first call comes before any byte is sent
+ * (`done` is 0, or what a resumed upload had sent already) and the last is
+ * `(total, total)` once the object is stored (its return value is ignored).
+ * It may call other functions of this library (not free the client, the
+ * options or anything the running upload uses), and must return normally:
+ * no `longjmp` out of it and no C++ exception through it.
+ */
+typedef int (*ens_progress_cb)(uint64_t done, uint64_t total, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -517,6 +574,20 @@ void ens_client_free(struct ens_client *client);
 const char *ens_client_endpoint(const struct ens_client *client);
 
 /**
+ * How many seconds the server's clock is ahead of this machine's (negative
+ * when behind), as the client learned it from the server's `Date` headers:
+ * every call signs its timestamp with this correction, so a device whose
+ * clock is hours off still works (the first call refused for its timestamp
+ * is retried once, corrected). 0 until a difference of more than a few
+ * minutes was seen, and 0 for NULL. The client stays owned by the caller.
+ * Thread-safe.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
+int64_t ens_client_clock_offset(const struct ens_client *client);
+
+/**
  * Asks ENS where to upload (`PrepareUpload`). Blocks until the answer, an
  * error, or the call timeout.
  *
@@ -643,6 +714,330 @@ const char *ens_prepare_upload_result_request_id(const struct ens_prepare_upload
 void ens_prepare_upload_result_free(struct ens_prepare_upload_result *result);
 
 /**
+ * New upload options with the defaults: 8 MiB parts above 8 MiB (one
+ * PutObject up to that), 2 threads, no checkpoint, virtual-hosted
+ * addressing (path style anyway for an IP address or `localhost`), the
+ * client's scheme, `application/octet-stream`, the client's read timeout
+ * as stall timeout.
+ *
+ * Ownership: the caller owns the options and frees them with
+ * `ens_upload_options_free`; `ens_upload_file` only reads them. Returns
+ * NULL only if a panic was caught. Thread-safe (the new options are then
+ * for one thread at a time while being set up).
+ */
+struct ens_upload_options *ens_upload_options_new(void);
+
+/**
+ * Frees upload options. NULL is allowed and does nothing. Not thread-safe
+ * with other uses of the same options: no `ens_upload_file` may be reading
+ * them.
+ *
+ * # Safety
+ * `options` is NULL or options from `ens_upload_options_new` not yet freed.
+ */
+void ens_upload_options_free(struct ens_upload_options *options);
+
+/**
+ * Sets the part size in bytes for multipart uploads (default 8 MiB;
+ * 102400 (100 KiB) to 5 GiB, else `ENS_ERR_INVALID_INPUT` with field
+ * `"part size"`). It grows by itself when the file would need more than
+ * 10,000 parts; a resumed upload keeps the part size it started with.
+ *
+ * Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or `ENS_ERR_INVALID_ARGUMENT`
+ * for NULL `options`. A failed setter leaves the setting as it was and makes
+ * `ens_upload_file` fail with the same error, unless a later call for the
+ * same setting succeeds: checking the result of `ens_upload_file` alone is
+ * enough. This holds for every `ens_upload_options_set_*` function. The
+ * options stay owned by the caller. Not thread-safe: one thread at a time
+ * per options object, and not while an upload reads them.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_part_size(struct ens_upload_options *options,
+                                                 uint64_t bytes);
+
+/**
+ * Files larger than this many bytes go in parts, others in one PutObject
+ * (default 8 MiB; files over 5 GiB always go in parts). Any value is
+ * accepted. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL
+ * `options`. The options stay owned by the caller. Not thread-safe per
+ * options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_multipart_threshold(struct ens_upload_options *options,
+                                                           uint64_t bytes);
+
+/**
+ * How many parts are sent at once, on threads the library starts and joins
+ * within the call (default 2; 1 to 64, else `ENS_ERR_INVALID_INPUT` with
+ * field `"threads"`). Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or
+ * `ENS_ERR_INVALID_ARGUMENT` for NULL `options`; failures are remembered
+ * as described at `ens_upload_options_set_part_size`. The options stay
+ * owned by the caller. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_threads(struct ens_upload_options *options, size_t threads);
+
+/**
+ * Where to keep the resume state of a multipart upload, or NULL for none
+ * (the default). The file is written atomically after every part and
+ * removed on success; calling `ens_upload_file` again with the same file,
+ * key, bucket and checkpoint after a crash, a cancel or a network loss
+ * resumes where it stopped (`ens_upload_result_resumed_parts`). A checkpoint
+ * that does not match the file is discarded and the upload starts over.
+ * Files that go in one PutObject write none.
+ *
+ * `options` is required; `checkpoint_path` may be NULL, else UTF-8 naming
+ * a file (not `""` or `/`: `ENS_ERR_INVALID_INPUT`, field `"checkpoint"`),
+ * and is copied. Its directory must exist and be writable. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or
+ * `ENS_ERR_INVALID_ARGUMENT`; failures are remembered as described at
+ * `ens_upload_options_set_part_size`. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `checkpoint_path` is NULL or
+ * NUL-terminated.
+ */
+enum ens_status ens_upload_options_set_checkpoint(struct ens_upload_options *options,
+                                                  const char *checkpoint_path);
+
+/**
+ * Path-style addressing (`http(s)://<endpoint>/<bucket>/<key>`) when
+ * `path_style` is non-zero, virtual-hosted (`<bucket>.<endpoint>`, the
+ * default) when 0. Path style is used anyway when the endpoint is an IP
+ * address or `localhost`. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT`
+ * for NULL `options`. The options stay owned by the caller. Not thread-safe
+ * per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_path_style(struct ens_upload_options *options,
+                                                  int path_style);
+
+/**
+ * The scheme of the upload: `https` > 0 forces https, 0 forces http, < 0
+ * follows the client's endpoint (the default). Returns `ENS_OK`, or
+ * `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. The options stay owned by
+ * the caller. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_https(struct ens_upload_options *options, int https);
+
+/**
+ * The object's `Content-Type` (default `application/octet-stream`).
+ *
+ * `options` and `content_type` are required; `content_type` is UTF-8
+ * without control characters (else `ENS_ERR_INVALID_INPUT`, field
+ * `"content type"`) and is copied. Returns `ENS_OK`,
+ * `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`; failures are
+ * remembered as described at `ens_upload_options_set_part_size`. Not
+ * thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `content_type` is NULL or
+ * NUL-terminated.
+ */
+enum ens_status ens_upload_options_set_content_type(struct ens_upload_options *options,
+                                                    const char *content_type);
+
+/**
+ * A body transfer that makes no progress (no byte written or read) for
+ * `timeout_ms` milliseconds fails and is retried under the client's retry
+ * policy (default: the client's read timeout). There is no overall limit on
+ * a transfer: a large part on a slow link may take long.
+ *
+ * Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` for 0 (field
+ * `"stall timeout"`), or `ENS_ERR_INVALID_ARGUMENT` for NULL `options`;
+ * failures are remembered as described at
+ * `ens_upload_options_set_part_size`. The options stay owned by the caller.
+ * Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_stall_timeout_ms(struct ens_upload_options *options,
+                                                        uint64_t timeout_ms);
+
+/**
+ * Asks ENS where to upload (`PrepareUpload`), then uploads the file at
+ * `path` there as `object_key`: in one PutObject, or in parts on several
+ * threads (resumable with a checkpoint), every body's CRC-64 checked against
+ * the server's. Blocks until the object is stored, an error, or a cancel
+ * from the callback. Retries follow the client's settings.
+ *
+ * - `client`: required; not consumed.
+ * - `bucket_name`, `client_ip`: as `ens_prepare_upload` (`client_ip` may be
+ *   NULL).
+ * - `object_key`: required UTF-8: 1 to 1023 bytes, not starting with `/` or
+ *   `\`, no control characters, no `.` or `..` segment (else
+ *   `ENS_ERR_INVALID_INPUT`, field `"object key"`).
+ * - `path`: required UTF-8; the regular file to upload (else
+ *   `ENS_ERR_LOCAL_IO`, see `ens_error_path`).
+ * - `options`: may be NULL for the defaults (see `ens_upload_options_new`);
+ *   only read, so one options object may serve concurrent uploads. A
+ *   setter that failed on it makes this call fail with that error.
+ * - `progress`: may be NULL; see `ens_progress_cb`. It is called on the
+ *   calling thread, never concurrently, never after this function returns.
+ * - `user_data`: passed to `progress` as is, never read or freed here; may
+ *   be NULL.
+ * - `result_out`: required; set to NULL first, then on `ENS_OK` to a new
+ *   result owned by the caller (free it with `ens_upload_result_free`).
+ * - `err`: may be NULL; otherwise set as for every fallible function.
+ *
+ * Errors besides those of `ens_prepare_upload`: `ENS_ERR_INVALID_INPUT`
+ * (key, options) and `ENS_ERR_LOCAL_IO` before anything is sent;
+ * `ENS_ERR_API` for OSS's error answers (with its code and request id);
+ * `ENS_ERR_TRANSPORT`; `ENS_ERR_INTEGRITY`; `ENS_ERR_CANCELLED`.
+ * Bad input is refused before anything is sent. Strings are only borrowed
+ * during the call. Thread-safe: many threads may upload at once with the
+ * same client (and the same options).
+ *
+ * # Safety
+ * `client` is NULL or a live client; the strings are NULL or
+ * NUL-terminated; `options` is NULL or live options no other thread
+ * changes during the call; `progress` is NULL or a function that may be
+ * called with `user_data` during the call; `result_out` and `err` are NULL
+ * or writable.
+ */
+enum ens_status ens_upload_file(const struct ens_client *client,
+                                const char *bucket_name,
+                                const char *client_ip,
+                                const char *object_key,
+                                const char *path,
+                                const struct ens_upload_options *options,
+                                ens_progress_cb progress,
+                                void *user_data,
+                                struct ens_upload_result **result_out,
+                                struct ens_error **err);
+
+/**
+ * The bucket the object is in (the one `PrepareUpload` returned, not the
+ * one asked for). Owned by the result; `""` for NULL. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_bucket(const struct ens_upload_result *result);
+
+/**
+ * The OSS endpoint it was uploaded to, `host[:port]`. Owned by the result;
+ * `""` for NULL. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_endpoint(const struct ens_upload_result *result);
+
+/**
+ * The object key. Owned by the result; `""` for NULL. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_key(const struct ens_upload_result *result);
+
+/**
+ * The object's URL (unsigned), e.g.
+ * `"https://<bucket>.<endpoint>/<key>"`. Owned by the result; `""` for NULL.
+ * Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_url(const struct ens_upload_result *result);
+
+/**
+ * The server's ETag, without quotes. Owned by the result; `""` for NULL.
+ * Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_etag(const struct ens_upload_result *result);
+
+/**
+ * The request id of the `PrepareUpload` call. Owned by the result; `""` for
+ * NULL. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_prepare_request_id(const struct ens_upload_result *result);
+
+/**
+ * The OSS request id of the PutObject or CompleteMultipartUpload (quote it
+ * to support). Owned by the result; `""` for NULL. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_request_id(const struct ens_upload_result *result);
+
+/**
+ * The multipart upload id; `""` for a single PutObject and for NULL. Owned
+ * by the result. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+const char *ens_upload_result_upload_id(const struct ens_upload_result *result);
+
+/**
+ * The object's size in bytes; 0 for NULL. The result stays owned by the
+ * caller. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+uint64_t ens_upload_result_size(const struct ens_upload_result *result);
+
+/**
+ * The object's CRC-64/ECMA-182 (as OSS's `x-oss-hash-crc64ecma`, also known
+ * as CRC-64/XZ), computed here and confirmed by the server; 0 for NULL (and
+ * for an empty object). The result stays owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+uint64_t ens_upload_result_crc64(const struct ens_upload_result *result);
+
+/**
+ * How many parts the object has: 0 for a single PutObject and for NULL. The
+ * result stays owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+uint32_t ens_upload_result_parts(const struct ens_upload_result *result);
+
+/**
+ * How many of the parts an earlier, interrupted call (same checkpoint) had
+ * sent already; 0 for a fresh upload and for NULL. The result stays owned
+ * by the caller. Thread-safe.
+ *
+ * # Safety
+ * `result` is NULL or a live result.
+ */
+uint32_t ens_upload_result_resumed_parts(const struct ens_upload_result *result);
+
+/**
+ * Frees an upload result and the strings its accessors returned. NULL is
+ * allowed and does nothing. Call it once, from any thread, when no other
+ * thread still reads the result (it is not thread-safe with such reads).
+ *
+ * # Safety
+ * `result` is NULL or a result from this library not yet freed.
+ */
+void ens_upload_result_free(struct ens_upload_result *result);
+
+/**
  * The error's kind; `ENS_OK` for NULL (no error). The error stays owned
  * by the caller. Thread-safe.
  *
@@ -704,8 +1099,8 @@ const char *ens_error_code(const struct ens_error *err);
 const char *ens_error_message(const struct ens_error *err);
 
 /**
- * The server's `RequestId` for `ENS_ERR_API` (quote it to support); `""`
- * when there is none and for NULL. Owned by the error. Thread-safe.
+ * The server's `RequestId` for `ENS_ERR_API` and `ENS_ERR_INTEGRITY` (quote
+ * it to support); `""` when there is none and for NULL. Owned by the error. Thread-safe.
  *
  * # Safety
  * `err` is NULL or a live error.
@@ -731,15 +1126,88 @@ const char *ens_error_host_id(const struct ens_error *err);
 const char *ens_error_recommend(const struct ens_error *err);
 
 /**
- * What was refused: for `ENS_ERR_INVALID_INPUT` the request parameter
- * (e.g. `"BucketName"`, `"ClientIp"`); for `ENS_ERR_INVALID_ARGUMENT` the C
- * argument (e.g. `"bucket_name"`, `"params[1].value"`); `""` otherwise and
- * for NULL. Owned by the error. Thread-safe.
+ * What was refused: for `ENS_ERR_INVALID_INPUT` the request parameter or
+ * upload setting (e.g. `"BucketName"`, `"ClientIp"`, `"object key"`,
+ * `"part size"`); for `ENS_ERR_INVALID_ARGUMENT` the C argument (e.g.
+ * `"bucket_name"`, `"params[1].value"`); for `ENS_ERR_INTEGRITY` what was
+ * checked (`"object"` or `"part N"`); `""` otherwise and for NULL. Owned by
+ * the error. Thread-safe.
  *
  * # Safety
  * `err` is NULL or a live error.
  */
 const char *ens_error_field(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_CANCELLED`: the bytes sent when the upload stopped (what
+ * the progress callback last heard); 0 otherwise and for NULL. The error
+ * stays owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+uint64_t ens_error_bytes_done(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_CANCELLED`: the size of the whole upload; 0 otherwise and
+ * for NULL. The error stays owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+uint64_t ens_error_bytes_total(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_INTEGRITY`: the CRC-64/ECMA-182 of the bytes sent (of the
+ * part or object that `ens_error_field` names); 0 otherwise and for NULL.
+ * The error stays owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+uint64_t ens_error_local_crc64(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_INTEGRITY`: whether the server sent a CRC-64 at all
+ * (1) or none (0); 0 otherwise and for NULL. The error stays owned by the
+ * caller. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+int ens_error_has_server_crc64(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_INTEGRITY`: the CRC-64 the server computed over what it
+ * stored (`x-oss-hash-crc64ecma`); 0 when it sent none (see
+ * `ens_error_has_server_crc64`), otherwise and for NULL. The error stays
+ * owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+uint64_t ens_error_server_crc64(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_LOCAL_IO`: the local file that failed (the one uploaded, or
+ * the checkpoint); `""` otherwise and for NULL. Owned by the error.
+ * Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+const char *ens_error_path(const struct ens_error *err);
+
+/**
+ * For `ENS_ERR_LOCAL_IO`: the kind of I/O failure, as Rust's
+ * `std::io::ErrorKind` names it: `"NotFound"`, `"PermissionDenied"`,
+ * `"UnexpectedEof"` (the file shrank), `"InvalidInput"` (not a regular
+ * file)...; `""` otherwise and for NULL. Owned by the error. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+const char *ens_error_io_kind(const struct ens_error *err);
 
 /**
  * Frees an error and the strings its accessors returned. NULL is allowed

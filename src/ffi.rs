@@ -5,7 +5,7 @@
 //! header's opening comment:
 //!
 //! - Handles (`ens_client_builder`, `ens_client`, `ens_prepare_upload_result`,
-//!   `ens_error`) are opaque. What a `*_new`, `*_build` or call hands out is
+//!   `ens_upload_options`, `ens_upload_result`, `ens_error`) are opaque. What a `*_new`, `*_build` or call hands out is
 //!   owned by the caller and freed with the matching `*_free`, which accepts
 //!   NULL.
 //! - A fallible function returns an `ens_status`; `ENS_OK` is 0. When its
@@ -21,7 +21,10 @@
 //!   returns `ENS_ERR_PANIC` (or NULL, `""` or 0, as its comment says). With
 //!   `panic = "abort"` (the `min-size` profile) a panic aborts the process.
 //! - There is no global or thread-local state. One `ens_client` may be used
-//!   from many threads at once; builders are for one thread at a time.
+//!   from many threads at once; builders and upload options are for one
+//!   thread at a time while being set up.
+//! - The upload's progress callback runs on the thread that called
+//!   `ens_upload_file`, never concurrently, never after it returned.
 //! - No error message ever holds an AccessKey secret or a security token.
 //!
 //! The functions are `unsafe` for Rust callers: they trust the pointers they
@@ -32,14 +35,16 @@
 // The C names are the API: `ens_status`, `ENS_OK`...
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::ptr;
 use std::time::Duration;
 
+use crate::upload::ProgressFn;
 use crate::{
     Client, ClientBuilder, Credentials, Error, PrepareUploadRequest, PrepareUploadResponse,
-    TransportKind,
+    ProgressAction, TransportKind, UploadOptions, UploadResult,
 };
 
 /// The result of every fallible function. `ENS_OK` is 0; every other value
@@ -84,6 +89,20 @@ pub enum ens_status {
     ENS_ERR_PANIC = 11,
     /// An error kind that this version of the C API does not know by name.
     ENS_ERR_OTHER = 12,
+    /// The upload's progress callback returned non-zero. A checkpoint, if one
+    /// was set, is kept: the same call later resumes from it. See
+    /// `ens_error_bytes_done` and `ens_error_bytes_total`.
+    ENS_ERR_CANCELLED = 13,
+    /// The CRC-64 the server computed over what it stored differs from the
+    /// one computed over what was sent (or the server sent none), after
+    /// every retry: the object is not reported as uploaded. See
+    /// `ens_error_field` (`"object"` or `"part N"`), `ens_error_local_crc64`,
+    /// `ens_error_server_crc64` and `ens_error_request_id`.
+    ENS_ERR_INTEGRITY = 14,
+    /// A local file (the one uploaded, or its checkpoint) could not be read
+    /// or written, is not a regular file, or changed during the upload. See
+    /// `ens_error_path` and `ens_error_io_kind`.
+    ENS_ERR_LOCAL_IO = 15,
 }
 
 /// What kind of failure an `ENS_ERR_TRANSPORT` error was.
@@ -134,6 +153,20 @@ pub struct ens_error {
     host_id: CString,
     recommend: CString,
     field: CString,
+    /// What only upload errors carry (boxed: most errors have none of it).
+    upload: Box<UploadErrorDetail>,
+}
+
+/// The fields of `ens_error` for `ENS_ERR_CANCELLED`, `ENS_ERR_INTEGRITY`
+/// and `ENS_ERR_LOCAL_IO`.
+#[derive(Debug, Clone, Default)]
+struct UploadErrorDetail {
+    bytes_done: u64,
+    bytes_total: u64,
+    local_crc64: u64,
+    server_crc64: Option<u64>,
+    path: CString,
+    io_kind: CString,
 }
 
 /// Configuration for an `ens_client`, filled by the `ens_client_builder_set_*`
@@ -162,6 +195,56 @@ pub struct ens_prepare_upload_result {
     request_id: CString,
 }
 
+/// How `ens_upload_file` uploads: part size, multipart threshold, threads,
+/// checkpoint, addressing, scheme, content type, stall timeout. Filled by the
+/// `ens_upload_options_set_*` functions; created with `ens_upload_options_new`
+/// and freed with `ens_upload_options_free` by the caller. Not thread-safe
+/// while a setter runs; once set up, one options object may be read by many
+/// `ens_upload_file` calls at once, on any threads.
+pub struct ens_upload_options {
+    /// Everything but the checkpoint, the scheme and the progress callback,
+    /// which are applied per call (so NULL / -1 can undo them).
+    inner: UploadOptions,
+    checkpoint: Option<PathBuf>,
+    https: Option<bool>,
+    /// Setters that failed, by setting; the first one left makes
+    /// `ens_upload_file` fail.
+    pending: Vec<(&'static str, ens_error)>,
+}
+
+/// What `ens_upload_file` stored, and where. Owned by the caller, freed with
+/// `ens_upload_result_free`. Immutable: may be read from any thread.
+pub struct ens_upload_result {
+    bucket: CString,
+    endpoint: CString,
+    key: CString,
+    url: CString,
+    etag: CString,
+    prepare_request_id: CString,
+    request_id: CString,
+    upload_id: CString,
+    size: u64,
+    crc64: u64,
+    parts: u32,
+    resumed_parts: u32,
+}
+
+/// The progress callback of `ens_upload_file`: called with the bytes sent so
+/// far and the file's size, and the `user_data` given to `ens_upload_file`.
+/// Return 0 to go on, non-zero to cancel the upload (which then fails with
+/// `ENS_ERR_CANCELLED`; a checkpoint is kept for a later resume).
+///
+/// It runs on the thread that called `ens_upload_file`, never concurrently
+/// with itself, and never after `ens_upload_file` returned. `done` only grows
+/// and never exceeds `total`; the first call comes before any byte is sent
+/// (`done` is 0, or what a resumed upload had sent already) and the last is
+/// `(total, total)` once the object is stored (its return value is ignored).
+/// It may call other functions of this library (not free the client, the
+/// options or anything the running upload uses), and must return normally:
+/// no `longjmp` out of it and no C++ exception through it.
+pub type ens_progress_cb =
+    Option<unsafe extern "C" fn(done: u64, total: u64, user_data: *mut c_void) -> c_int>;
+
 // ---------------------------------------------------------------------------
 // Internals
 
@@ -188,6 +271,7 @@ impl ens_error {
             host_id: CString::default(),
             recommend: CString::default(),
             field: CString::default(),
+            upload: Box::default(),
         }
     }
 
@@ -239,6 +323,29 @@ impl ens_error {
             Error::Redirect { .. } => ens_status::ENS_ERR_REDIRECT,
             Error::Decode { .. } => ens_status::ENS_ERR_DECODE,
             Error::ResponseTooLarge { .. } => ens_status::ENS_ERR_RESPONSE_TOO_LARGE,
+            Error::Cancelled { bytes_done, total } => {
+                out.upload.bytes_done = *bytes_done;
+                out.upload.bytes_total = *total;
+                ens_status::ENS_ERR_CANCELLED
+            }
+            Error::Integrity {
+                what,
+                local_crc64,
+                server_crc64,
+                request_id,
+                ..
+            } => {
+                out.field = cstring(what);
+                out.upload.local_crc64 = *local_crc64;
+                out.upload.server_crc64 = *server_crc64;
+                out.request_id = cstring(request_id);
+                ens_status::ENS_ERR_INTEGRITY
+            }
+            Error::LocalIo { path, kind, .. } => {
+                out.upload.path = cstring(&path.to_string_lossy());
+                out.upload.io_kind = cstring(&format!("{kind:?}"));
+                ens_status::ENS_ERR_LOCAL_IO
+            }
             // For kinds the core adds later (the enum is non_exhaustive for
             // other crates, so this arm only looks unreachable from inside).
             #[allow(unreachable_patterns)]
@@ -472,6 +579,9 @@ pub extern "C" fn ens_status_str(status: c_int) -> *const c_char {
             10 => c"ENS_ERR_INVALID_ARGUMENT",
             11 => c"ENS_ERR_PANIC",
             12 => c"ENS_ERR_OTHER",
+            13 => c"ENS_ERR_CANCELLED",
+            14 => c"ENS_ERR_INTEGRITY",
+            15 => c"ENS_ERR_LOCAL_IO",
             _ => c"ENS_ERR_UNKNOWN_STATUS",
         };
         s.as_ptr()
@@ -1006,6 +1116,24 @@ pub unsafe extern "C" fn ens_client_endpoint(client: *const ens_client) -> *cons
     unsafe { str_field(client, |c| &c.endpoint) }
 }
 
+/// How many seconds the server's clock is ahead of this machine's (negative
+/// when behind), as the client learned it from the server's `Date` headers:
+/// every call signs its timestamp with this correction, so a device whose
+/// clock is hours off still works (the first call refused for its timestamp
+/// is retried once, corrected). 0 until a difference of more than a few
+/// minutes was seen, and 0 for NULL. The client stays owned by the caller.
+/// Thread-safe.
+///
+/// # Safety
+/// `client` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn ens_client_clock_offset(client: *const ens_client) -> i64 {
+    guard(0, || {
+        // SAFETY: a non-NULL `client` is a live client (contract).
+        unsafe { client.as_ref() }.map_or(0, |c| c.client.clock_offset())
+    })
+}
+
 /// Asks ENS where to upload (`PrepareUpload`). Blocks until the answer, an
 /// error, or the call timeout.
 ///
@@ -1270,6 +1398,693 @@ pub unsafe extern "C" fn ens_prepare_upload_result_free(result: *mut ens_prepare
 }
 
 // ---------------------------------------------------------------------------
+// Uploads
+
+/// New upload options with the defaults: 8 MiB parts above 8 MiB (one
+/// PutObject up to that), 2 threads, no checkpoint, virtual-hosted
+/// addressing (path style anyway for an IP address or `localhost`), the
+/// client's scheme, `application/octet-stream`, the client's read timeout
+/// as stall timeout.
+///
+/// Ownership: the caller owns the options and frees them with
+/// `ens_upload_options_free`; `ens_upload_file` only reads them. Returns
+/// NULL only if a panic was caught. Thread-safe (the new options are then
+/// for one thread at a time while being set up).
+#[no_mangle]
+pub extern "C" fn ens_upload_options_new() -> *mut ens_upload_options {
+    guard(ptr::null_mut(), || {
+        Box::into_raw(Box::new(ens_upload_options {
+            inner: UploadOptions::new(),
+            checkpoint: None,
+            https: None,
+            pending: Vec::new(),
+        }))
+    })
+}
+
+/// Frees upload options. NULL is allowed and does nothing. Not thread-safe
+/// with other uses of the same options: no `ens_upload_file` may be reading
+/// them.
+///
+/// # Safety
+/// `options` is NULL or options from `ens_upload_options_new` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_free(options: *mut ens_upload_options) {
+    // SAFETY: forwarded contract.
+    unsafe { free_box(options) }
+}
+
+impl ens_upload_options {
+    /// The options for one call, without a progress callback.
+    fn effective(&self) -> UploadOptions {
+        let mut o = self.inner.clone();
+        if let Some(path) = &self.checkpoint {
+            o = o.checkpoint(path.clone());
+        }
+        if let Some(https) = self.https {
+            o = o.https(https);
+        }
+        o
+    }
+}
+
+/// What an upload options setter does to the options, once its arguments
+/// were checked.
+type OptionsChange = Box<dyn FnOnce(&mut ens_upload_options)>;
+
+/// Runs an upload options setter: checks the options, applies the change to
+/// a copy, checks the result against OSS's limits (`UploadOptions::validate`)
+/// and keeps it, or records the failure for `ens_upload_file`.
+///
+/// # Safety
+/// `options` is NULL or live options not used by another thread.
+unsafe fn options_setter(
+    func: &'static str,
+    options: *mut ens_upload_options,
+    setting: &'static str,
+    change: impl FnOnce() -> FfiResult<OptionsChange>,
+) -> ens_status {
+    let body = || {
+        // SAFETY: non-NULL options are live and used by this thread only (contract).
+        let o = unsafe { options.as_mut() }.ok_or_else(|| ens_error::null(func, "options"))?;
+        o.pending.retain(|(s, _)| *s != setting);
+        let checked = change().and_then(|apply| {
+            let mut trial = ens_upload_options {
+                inner: o.inner.clone(),
+                checkpoint: o.checkpoint.clone(),
+                https: o.https,
+                pending: Vec::new(),
+            };
+            apply(&mut trial);
+            trial.effective().validate().map_err(|e| {
+                let mut err = ens_error::from_error(&e);
+                err.message = cstring(&format!("{func}: {e}"));
+                err
+            })?;
+            Ok(trial)
+        });
+        match checked {
+            Ok(trial) => {
+                o.inner = trial.inner;
+                o.checkpoint = trial.checkpoint;
+                o.https = trial.https;
+                Ok(())
+            }
+            Err(e) => {
+                o.pending.push((setting, e.clone()));
+                Err(e)
+            }
+        }
+    };
+    // SAFETY: a NULL `err` is never written through.
+    unsafe { boundary(func, ptr::null_mut(), body) }
+}
+
+/// Sets the part size in bytes for multipart uploads (default 8 MiB;
+/// 102400 (100 KiB) to 5 GiB, else `ENS_ERR_INVALID_INPUT` with field
+/// `"part size"`). It grows by itself when the file would need more than
+/// 10,000 parts; a resumed upload keeps the part size it started with.
+///
+/// Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or `ENS_ERR_INVALID_ARGUMENT`
+/// for NULL `options`. A failed setter leaves the setting as it was and makes
+/// `ens_upload_file` fail with the same error, unless a later call for the
+/// same setting succeeds: checking the result of `ens_upload_file` alone is
+/// enough. This holds for every `ens_upload_options_set_*` function. The
+/// options stay owned by the caller. Not thread-safe: one thread at a time
+/// per options object, and not while an upload reads them.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_part_size(
+    options: *mut ens_upload_options,
+    bytes: u64,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_part_size";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().part_size(bytes)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "part size", change) }
+}
+
+/// Files larger than this many bytes go in parts, others in one PutObject
+/// (default 8 MiB; files over 5 GiB always go in parts). Any value is
+/// accepted. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL
+/// `options`. The options stay owned by the caller. Not thread-safe per
+/// options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_multipart_threshold(
+    options: *mut ens_upload_options,
+    bytes: u64,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_multipart_threshold";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().multipart_threshold(bytes)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "multipart threshold", change) }
+}
+
+/// How many parts are sent at once, on threads the library starts and joins
+/// within the call (default 2; 1 to 64, else `ENS_ERR_INVALID_INPUT` with
+/// field `"threads"`). Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or
+/// `ENS_ERR_INVALID_ARGUMENT` for NULL `options`; failures are remembered
+/// as described at `ens_upload_options_set_part_size`. The options stay
+/// owned by the caller. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_threads(
+    options: *mut ens_upload_options,
+    threads: usize,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_threads";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().threads(threads)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "threads", change) }
+}
+
+/// Where to keep the resume state of a multipart upload, or NULL for none
+/// (the default). The file is written atomically after every part and
+/// removed on success; calling `ens_upload_file` again with the same file,
+/// key, bucket and checkpoint after a crash, a cancel or a network loss
+/// resumes where it stopped (`ens_upload_result_resumed_parts`). A checkpoint
+/// that does not match the file is discarded and the upload starts over.
+/// Files that go in one PutObject write none.
+///
+/// `options` is required; `checkpoint_path` may be NULL, else UTF-8 naming
+/// a file (not `""` or `/`: `ENS_ERR_INVALID_INPUT`, field `"checkpoint"`),
+/// and is copied. Its directory must exist and be writable. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or
+/// `ENS_ERR_INVALID_ARGUMENT`; failures are remembered as described at
+/// `ens_upload_options_set_part_size`. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options; `checkpoint_path` is NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_checkpoint(
+    options: *mut ens_upload_options,
+    checkpoint_path: *const c_char,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_checkpoint";
+    let change = || -> FfiResult<OptionsChange> {
+        // SAFETY: forwarded contract.
+        let path = unsafe { opt_str(checkpoint_path, F, "checkpoint_path") }?.map(PathBuf::from);
+        Ok(Box::new(move |o| o.checkpoint = path))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "checkpoint", change) }
+}
+
+/// Path-style addressing (`http(s)://<endpoint>/<bucket>/<key>`) when
+/// `path_style` is non-zero, virtual-hosted (`<bucket>.<endpoint>`, the
+/// default) when 0. Path style is used anyway when the endpoint is an IP
+/// address or `localhost`. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT`
+/// for NULL `options`. The options stay owned by the caller. Not thread-safe
+/// per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_path_style(
+    options: *mut ens_upload_options,
+    path_style: c_int,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_path_style";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().path_style(path_style != 0)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "path style", change) }
+}
+
+/// The scheme of the upload: `https` > 0 forces https, 0 forces http, < 0
+/// follows the client's endpoint (the default). Returns `ENS_OK`, or
+/// `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. The options stay owned by
+/// the caller. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_https(
+    options: *mut ens_upload_options,
+    https: c_int,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_https";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.https = match https {
+                i if i < 0 => None,
+                0 => Some(false),
+                _ => Some(true),
+            }
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "https", change) }
+}
+
+/// The object's `Content-Type` (default `application/octet-stream`).
+///
+/// `options` and `content_type` are required; `content_type` is UTF-8
+/// without control characters (else `ENS_ERR_INVALID_INPUT`, field
+/// `"content type"`) and is copied. Returns `ENS_OK`,
+/// `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`; failures are
+/// remembered as described at `ens_upload_options_set_part_size`. Not
+/// thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options; `content_type` is NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_content_type(
+    options: *mut ens_upload_options,
+    content_type: *const c_char,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_content_type";
+    let change = || -> FfiResult<OptionsChange> {
+        // SAFETY: forwarded contract.
+        let ct = unsafe { req_str(content_type, F, "content_type") }?.to_owned();
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().content_type(ct)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "content type", change) }
+}
+
+/// A body transfer that makes no progress (no byte written or read) for
+/// `timeout_ms` milliseconds fails and is retried under the client's retry
+/// policy (default: the client's read timeout). There is no overall limit on
+/// a transfer: a large part on a slow link may take long.
+///
+/// Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` for 0 (field
+/// `"stall timeout"`), or `ENS_ERR_INVALID_ARGUMENT` for NULL `options`;
+/// failures are remembered as described at
+/// `ens_upload_options_set_part_size`. The options stay owned by the caller.
+/// Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_stall_timeout_ms(
+    options: *mut ens_upload_options,
+    timeout_ms: u64,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_stall_timeout_ms";
+    let change = || -> FfiResult<OptionsChange> {
+        let d = Duration::from_millis(timeout_ms);
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().stall_timeout(d)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "stall timeout", change) }
+}
+
+/// The `user_data` of a C progress callback, carried into the Rust closure
+/// that `UploadOptions::on_progress` wants (`Send + 'static`).
+struct UserData(*mut c_void);
+
+// SAFETY: the pointer is only ever passed back to the C callback, which the
+// upload calls on the thread that called `ens_upload_file`
+// (`upload::workers` delivers progress to the caller's thread), and never
+// after `ens_upload_file` returned (the closure holding it is dropped with
+// the per-call options before that). So the pointer does not actually cross
+// threads; `Send` is only what the Rust API's signature asks for.
+unsafe impl Send for UserData {}
+
+impl UserData {
+    /// The pointer. A method, so closures capture the whole `Send` wrapper
+    /// rather than its (non-`Send`) field.
+    fn get(&self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// The Rust progress closure for a C callback: 0 goes on, non-zero cancels.
+fn c_progress(
+    cb: unsafe extern "C" fn(u64, u64, *mut c_void) -> c_int,
+    user_data: *mut c_void,
+) -> Box<ProgressFn> {
+    let user_data = UserData(user_data);
+    Box::new(move |done, total| {
+        // SAFETY: `ens_upload_file`'s caller promised a valid callback that
+        // accepts this `user_data` for the duration of the call, and the
+        // closure only runs during it, on the caller's thread.
+        let answer = unsafe { cb(done, total, user_data.get()) };
+        ProgressAction::from(answer == 0)
+    })
+}
+
+/// Asks ENS where to upload (`PrepareUpload`), then uploads the file at
+/// `path` there as `object_key`: in one PutObject, or in parts on several
+/// threads (resumable with a checkpoint), every body's CRC-64 checked against
+/// the server's. Blocks until the object is stored, an error, or a cancel
+/// from the callback. Retries follow the client's settings.
+///
+/// - `client`: required; not consumed.
+/// - `bucket_name`, `client_ip`: as `ens_prepare_upload` (`client_ip` may be
+///   NULL).
+/// - `object_key`: required UTF-8: 1 to 1023 bytes, not starting with `/` or
+///   `\`, no control characters, no `.` or `..` segment (else
+///   `ENS_ERR_INVALID_INPUT`, field `"object key"`).
+/// - `path`: required UTF-8; the regular file to upload (else
+///   `ENS_ERR_LOCAL_IO`, see `ens_error_path`).
+/// - `options`: may be NULL for the defaults (see `ens_upload_options_new`);
+///   only read, so one options object may serve concurrent uploads. A
+///   setter that failed on it makes this call fail with that error.
+/// - `progress`: may be NULL; see `ens_progress_cb`. It is called on the
+///   calling thread, never concurrently, never after this function returns.
+/// - `user_data`: passed to `progress` as is, never read or freed here; may
+///   be NULL.
+/// - `result_out`: required; set to NULL first, then on `ENS_OK` to a new
+///   result owned by the caller (free it with `ens_upload_result_free`).
+/// - `err`: may be NULL; otherwise set as for every fallible function.
+///
+/// Errors besides those of `ens_prepare_upload`: `ENS_ERR_INVALID_INPUT`
+/// (key, options) and `ENS_ERR_LOCAL_IO` before anything is sent;
+/// `ENS_ERR_API` for OSS's error answers (with its code and request id);
+/// `ENS_ERR_TRANSPORT`; `ENS_ERR_INTEGRITY`; `ENS_ERR_CANCELLED`.
+/// Bad input is refused before anything is sent. Strings are only borrowed
+/// during the call. Thread-safe: many threads may upload at once with the
+/// same client (and the same options).
+///
+/// # Safety
+/// `client` is NULL or a live client; the strings are NULL or
+/// NUL-terminated; `options` is NULL or live options no other thread
+/// changes during the call; `progress` is NULL or a function that may be
+/// called with `user_data` during the call; `result_out` and `err` are NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_file(
+    client: *const ens_client,
+    bucket_name: *const c_char,
+    client_ip: *const c_char,
+    object_key: *const c_char,
+    path: *const c_char,
+    options: *const ens_upload_options,
+    progress: ens_progress_cb,
+    user_data: *mut c_void,
+    result_out: *mut *mut ens_upload_result,
+    err: *mut *mut ens_error,
+) -> ens_status {
+    let progress = progress.map(|cb| c_progress(cb, user_data));
+    // SAFETY: forwarded contract.
+    unsafe {
+        upload_file(
+            "ens_upload_file",
+            client,
+            bucket_name,
+            client_ip,
+            object_key,
+            path,
+            options,
+            progress,
+            result_out,
+            err,
+        )
+    }
+}
+
+/// The body of `ens_upload_file`, with the progress callback already a
+/// Rust closure (so tests can pass one that panics).
+///
+/// # Safety
+/// As `ens_upload_file`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn upload_file(
+    func: &'static str,
+    client: *const ens_client,
+    bucket_name: *const c_char,
+    client_ip: *const c_char,
+    object_key: *const c_char,
+    path: *const c_char,
+    options: *const ens_upload_options,
+    progress: Option<Box<ProgressFn>>,
+    result_out: *mut *mut ens_upload_result,
+    err: *mut *mut ens_error,
+) -> ens_status {
+    // SAFETY: `result_out` is NULL or writable (contract).
+    unsafe { clear_out(result_out) };
+    let body = move || {
+        // SAFETY: the pointers are NULL or valid for the whole call (contract).
+        let (client, bucket, ip, key, path, options) = unsafe {
+            (
+                handle(client, func, "client")?,
+                req_str(bucket_name, func, "bucket_name")?,
+                opt_str(client_ip, func, "client_ip")?,
+                req_str(object_key, func, "object_key")?,
+                req_str(path, func, "path")?,
+                options.as_ref(),
+            )
+        };
+        check_out(result_out, func, "result_out")?;
+        let mut opts = match options {
+            Some(o) => {
+                if let Some((_, e)) = o.pending.first() {
+                    return Err(e.clone());
+                }
+                o.effective()
+            }
+            None => UploadOptions::new(),
+        };
+        if let Some(f) = progress {
+            opts = opts.on_progress(f);
+        }
+        let mut request = PrepareUploadRequest::new(bucket);
+        if let Some(ip) = ip {
+            request = request.client_ip(ip);
+        }
+        let out = client
+            .client
+            .upload_file(&request, key, path, &opts)
+            .map_err(|e| ens_error::from_error(&e))?;
+        // The closure (and the user_data it holds) goes before returning.
+        drop(opts);
+        let UploadResult {
+            bucket,
+            endpoint,
+            key,
+            url,
+            size,
+            etag,
+            crc64,
+            prepare_request_id,
+            request_id,
+            upload_id,
+            parts,
+            resumed_parts,
+            ..
+        } = out;
+        let result = Box::into_raw(Box::new(ens_upload_result {
+            bucket: cstring(&bucket),
+            endpoint: cstring(&endpoint),
+            key: cstring(&key),
+            url: cstring(&url),
+            etag: cstring(&etag),
+            prepare_request_id: cstring(&prepare_request_id),
+            request_id: cstring(&request_id),
+            upload_id: cstring(upload_id.as_deref().unwrap_or_default()),
+            size,
+            crc64,
+            parts,
+            resumed_parts,
+        }));
+        // SAFETY: checked non-NULL above; writable by contract.
+        unsafe { *result_out = result };
+        Ok(())
+    };
+    // SAFETY: `err` is NULL or writable (contract).
+    unsafe { boundary(func, err, body) }
+}
+
+/// The bucket the object is in (the one `PrepareUpload` returned, not the
+/// one asked for). Owned by the result; `""` for NULL. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_bucket(
+    result: *const ens_upload_result,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.bucket) }
+}
+
+/// The OSS endpoint it was uploaded to, `host[:port]`. Owned by the result;
+/// `""` for NULL. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_endpoint(
+    result: *const ens_upload_result,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.endpoint) }
+}
+
+/// The object key. Owned by the result; `""` for NULL. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_key(result: *const ens_upload_result) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.key) }
+}
+
+/// The object's URL (unsigned), e.g.
+/// `"https://<bucket>.<endpoint>/<key>"`. Owned by the result; `""` for NULL.
+/// Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_url(result: *const ens_upload_result) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.url) }
+}
+
+/// The server's ETag, without quotes. Owned by the result; `""` for NULL.
+/// Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_etag(result: *const ens_upload_result) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.etag) }
+}
+
+/// The request id of the `PrepareUpload` call. Owned by the result; `""` for
+/// NULL. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_prepare_request_id(
+    result: *const ens_upload_result,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.prepare_request_id) }
+}
+
+/// The OSS request id of the PutObject or CompleteMultipartUpload (quote it
+/// to support). Owned by the result; `""` for NULL. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_request_id(
+    result: *const ens_upload_result,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.request_id) }
+}
+
+/// The multipart upload id; `""` for a single PutObject and for NULL. Owned
+/// by the result. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_upload_id(
+    result: *const ens_upload_result,
+) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(result, |r| &r.upload_id) }
+}
+
+/// Reads a number from a result; 0 for NULL.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+unsafe fn result_number<T: Default>(
+    result: *const ens_upload_result,
+    field: impl FnOnce(&ens_upload_result) -> T,
+) -> T {
+    guard(T::default(), || {
+        // SAFETY: a non-NULL `result` is a live result (contract).
+        unsafe { result.as_ref() }.map_or_else(T::default, field)
+    })
+}
+
+/// The object's size in bytes; 0 for NULL. The result stays owned by the
+/// caller. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_size(result: *const ens_upload_result) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { result_number(result, |r| r.size) }
+}
+
+/// The object's CRC-64/ECMA-182 (as OSS's `x-oss-hash-crc64ecma`, also known
+/// as CRC-64/XZ), computed here and confirmed by the server; 0 for NULL (and
+/// for an empty object). The result stays owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_crc64(result: *const ens_upload_result) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { result_number(result, |r| r.crc64) }
+}
+
+/// How many parts the object has: 0 for a single PutObject and for NULL. The
+/// result stays owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_parts(result: *const ens_upload_result) -> u32 {
+    // SAFETY: forwarded contract.
+    unsafe { result_number(result, |r| r.parts) }
+}
+
+/// How many of the parts an earlier, interrupted call (same checkpoint) had
+/// sent already; 0 for a fresh upload and for NULL. The result stays owned
+/// by the caller. Thread-safe.
+///
+/// # Safety
+/// `result` is NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_resumed_parts(result: *const ens_upload_result) -> u32 {
+    // SAFETY: forwarded contract.
+    unsafe { result_number(result, |r| r.resumed_parts) }
+}
+
+/// Frees an upload result and the strings its accessors returned. NULL is
+/// allowed and does nothing. Call it once, from any thread, when no other
+/// thread still reads the result (it is not thread-safe with such reads).
+///
+/// # Safety
+/// `result` is NULL or a result from this library not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_result_free(result: *mut ens_upload_result) {
+    // SAFETY: forwarded contract.
+    unsafe { free_box(result) }
+}
+
+// ---------------------------------------------------------------------------
 // Errors
 
 /// The error's kind; `ENS_OK` for NULL (no error). The error stays owned
@@ -1353,8 +2168,8 @@ pub unsafe extern "C" fn ens_error_message(err: *const ens_error) -> *const c_ch
     unsafe { str_field(err, |e| &e.message) }
 }
 
-/// The server's `RequestId` for `ENS_ERR_API` (quote it to support); `""`
-/// when there is none and for NULL. Owned by the error. Thread-safe.
+/// The server's `RequestId` for `ENS_ERR_API` and `ENS_ERR_INTEGRITY` (quote
+/// it to support); `""` when there is none and for NULL. Owned by the error. Thread-safe.
 ///
 /// # Safety
 /// `err` is NULL or a live error.
@@ -1386,10 +2201,12 @@ pub unsafe extern "C" fn ens_error_recommend(err: *const ens_error) -> *const c_
     unsafe { str_field(err, |e| &e.recommend) }
 }
 
-/// What was refused: for `ENS_ERR_INVALID_INPUT` the request parameter
-/// (e.g. `"BucketName"`, `"ClientIp"`); for `ENS_ERR_INVALID_ARGUMENT` the C
-/// argument (e.g. `"bucket_name"`, `"params[1].value"`); `""` otherwise and
-/// for NULL. Owned by the error. Thread-safe.
+/// What was refused: for `ENS_ERR_INVALID_INPUT` the request parameter or
+/// upload setting (e.g. `"BucketName"`, `"ClientIp"`, `"object key"`,
+/// `"part size"`); for `ENS_ERR_INVALID_ARGUMENT` the C argument (e.g.
+/// `"bucket_name"`, `"params[1].value"`); for `ENS_ERR_INTEGRITY` what was
+/// checked (`"object"` or `"part N"`); `""` otherwise and for NULL. Owned by
+/// the error. Thread-safe.
 ///
 /// # Safety
 /// `err` is NULL or a live error.
@@ -1397,6 +2214,105 @@ pub unsafe extern "C" fn ens_error_recommend(err: *const ens_error) -> *const c_
 pub unsafe extern "C" fn ens_error_field(err: *const ens_error) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe { str_field(err, |e| &e.field) }
+}
+
+/// Reads a number from an error; 0 for NULL.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+unsafe fn error_number<T: Default>(
+    err: *const ens_error,
+    field: impl FnOnce(&ens_error) -> T,
+) -> T {
+    guard(T::default(), || {
+        // SAFETY: a non-NULL `err` is a live error (contract).
+        unsafe { err.as_ref() }.map_or_else(T::default, field)
+    })
+}
+
+/// For `ENS_ERR_CANCELLED`: the bytes sent when the upload stopped (what
+/// the progress callback last heard); 0 otherwise and for NULL. The error
+/// stays owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_bytes_done(err: *const ens_error) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { error_number(err, |e| e.upload.bytes_done) }
+}
+
+/// For `ENS_ERR_CANCELLED`: the size of the whole upload; 0 otherwise and
+/// for NULL. The error stays owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_bytes_total(err: *const ens_error) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { error_number(err, |e| e.upload.bytes_total) }
+}
+
+/// For `ENS_ERR_INTEGRITY`: the CRC-64/ECMA-182 of the bytes sent (of the
+/// part or object that `ens_error_field` names); 0 otherwise and for NULL.
+/// The error stays owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_local_crc64(err: *const ens_error) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { error_number(err, |e| e.upload.local_crc64) }
+}
+
+/// For `ENS_ERR_INTEGRITY`: whether the server sent a CRC-64 at all
+/// (1) or none (0); 0 otherwise and for NULL. The error stays owned by the
+/// caller. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_has_server_crc64(err: *const ens_error) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { error_number(err, |e| c_int::from(e.upload.server_crc64.is_some())) }
+}
+
+/// For `ENS_ERR_INTEGRITY`: the CRC-64 the server computed over what it
+/// stored (`x-oss-hash-crc64ecma`); 0 when it sent none (see
+/// `ens_error_has_server_crc64`), otherwise and for NULL. The error stays
+/// owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_server_crc64(err: *const ens_error) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { error_number(err, |e| e.upload.server_crc64.unwrap_or(0)) }
+}
+
+/// For `ENS_ERR_LOCAL_IO`: the local file that failed (the one uploaded, or
+/// the checkpoint); `""` otherwise and for NULL. Owned by the error.
+/// Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_path(err: *const ens_error) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(err, |e| &e.upload.path) }
+}
+
+/// For `ENS_ERR_LOCAL_IO`: the kind of I/O failure, as Rust's
+/// `std::io::ErrorKind` names it: `"NotFound"`, `"PermissionDenied"`,
+/// `"UnexpectedEof"` (the file shrank), `"InvalidInput"` (not a regular
+/// file)...; `""` otherwise and for NULL. Owned by the error. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_io_kind(err: *const ens_error) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(err, |e| &e.upload.io_kind) }
 }
 
 /// Frees an error and the strings its accessors returned. NULL is allowed
@@ -1541,17 +2457,239 @@ mod tests {
 
     #[test]
     fn status_names_match_the_enum() {
-        for v in 0..=12 {
+        for v in 0..=15 {
             let name = text(ens_status_str(v));
             assert!(name.starts_with("ENS_"), "{name}");
+            assert_ne!(name, "ENS_ERR_UNKNOWN_STATUS");
         }
+        assert_eq!(
+            text(ens_status_str(ens_status::ENS_ERR_LOCAL_IO as c_int)),
+            "ENS_ERR_LOCAL_IO"
+        );
         assert_eq!(
             text(ens_status_str(ens_status::ENS_ERR_PANIC as c_int)),
             "ENS_ERR_PANIC"
         );
         assert_eq!(text(ens_status_str(-1)), "ENS_ERR_UNKNOWN_STATUS");
-        assert_eq!(text(ens_status_str(13)), "ENS_ERR_UNKNOWN_STATUS");
+        assert_eq!(text(ens_status_str(16)), "ENS_ERR_UNKNOWN_STATUS");
+        assert_eq!(text(ens_status_str(c_int::MAX)), "ENS_ERR_UNKNOWN_STATUS");
         assert_eq!(text(ens_version()), env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn upload_error_kinds_map_with_their_fields() {
+        let e = ens_error::from_error(&Error::Cancelled {
+            bytes_done: 300,
+            total: 1000,
+        });
+        assert_eq!(e.status, ens_status::ENS_ERR_CANCELLED);
+        // SAFETY: `e` is a live error.
+        unsafe {
+            assert_eq!(ens_error_bytes_done(&e), 300);
+            assert_eq!(ens_error_bytes_total(&e), 1000);
+            assert_eq!(ens_error_attempts(&e), 0);
+        }
+
+        let e = ens_error::from_error(&Error::Integrity {
+            what: "part 3".into(),
+            local_crc64: 7,
+            server_crc64: Some(9),
+            request_id: "RID".into(),
+            attempts: 4,
+        });
+        assert_eq!(e.status, ens_status::ENS_ERR_INTEGRITY);
+        // SAFETY: `e` is a live error.
+        unsafe {
+            assert_eq!(text(ens_error_field(&e)), "part 3");
+            assert_eq!(text(ens_error_request_id(&e)), "RID");
+            assert_eq!(ens_error_local_crc64(&e), 7);
+            assert_eq!(ens_error_server_crc64(&e), 9);
+            assert_eq!(ens_error_has_server_crc64(&e), 1);
+            assert_eq!(ens_error_attempts(&e), 4);
+        }
+        let e = ens_error::from_error(&Error::Integrity {
+            what: "object".into(),
+            local_crc64: 7,
+            server_crc64: None,
+            request_id: String::new(),
+            attempts: 1,
+        });
+        // SAFETY: `e` is a live error.
+        unsafe {
+            assert_eq!(ens_error_has_server_crc64(&e), 0);
+            assert_eq!(ens_error_server_crc64(&e), 0);
+        }
+
+        let e = ens_error::from_error(&Error::LocalIo {
+            path: "/no/such/file".into(),
+            reason: "cannot open the file".into(),
+            kind: std::io::ErrorKind::NotFound,
+        });
+        assert_eq!(e.status, ens_status::ENS_ERR_LOCAL_IO);
+        // SAFETY: `e` is a live error; NULL is allowed everywhere.
+        unsafe {
+            assert_eq!(text(ens_error_path(&e)), "/no/such/file");
+            assert_eq!(text(ens_error_io_kind(&e)), "NotFound");
+            assert!(text(ens_error_message(&e)).contains("cannot open"));
+            assert_eq!(text(ens_error_path(ptr::null())), "");
+            assert_eq!(text(ens_error_io_kind(ptr::null())), "");
+            assert_eq!(ens_error_bytes_done(ptr::null()), 0);
+            assert_eq!(ens_error_bytes_total(ptr::null()), 0);
+            assert_eq!(ens_error_local_crc64(ptr::null()), 0);
+            assert_eq!(ens_error_server_crc64(ptr::null()), 0);
+            assert_eq!(ens_error_has_server_crc64(ptr::null()), 0);
+        }
+    }
+
+    #[test]
+    fn upload_option_setters_check_and_remember() {
+        let o = ens_upload_options_new();
+        assert!(!o.is_null());
+        // SAFETY: `o` is live until freed at the end; NULLs are allowed.
+        unsafe {
+            assert_eq!(
+                ens_upload_options_set_part_size(o, 1),
+                ens_status::ENS_ERR_INVALID_INPUT
+            );
+            let pending = &(*o).pending;
+            assert_eq!(pending.len(), 1);
+            assert_eq!(pending[0].1.field.to_str().unwrap(), "part size");
+            assert!(pending[0]
+                .1
+                .message
+                .to_str()
+                .unwrap()
+                .starts_with("ens_upload_options_set_part_size: "));
+            // A good value for the same setting clears it.
+            assert_eq!(
+                ens_upload_options_set_part_size(o, 1 << 20),
+                ens_status::ENS_OK
+            );
+            assert!((*o).pending.is_empty());
+            assert_eq!(
+                ens_upload_options_set_threads(o, 0),
+                ens_status::ENS_ERR_INVALID_INPUT
+            );
+            assert_eq!(
+                ens_upload_options_set_stall_timeout_ms(o, 0),
+                ens_status::ENS_ERR_INVALID_INPUT
+            );
+            assert_eq!(
+                ens_upload_options_set_checkpoint(o, c"/".as_ptr()),
+                ens_status::ENS_ERR_INVALID_INPUT
+            );
+            assert_eq!(
+                ens_upload_options_set_content_type(o, ptr::null()),
+                ens_status::ENS_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!((*o).pending.len(), 4);
+            assert_eq!(
+                ens_upload_options_set_checkpoint(o, ptr::null()),
+                ens_status::ENS_OK
+            );
+            assert_eq!((*o).pending.len(), 3);
+            assert_eq!(ens_upload_options_set_https(o, 1), ens_status::ENS_OK);
+            assert_eq!((*o).https, Some(true));
+            assert_eq!(ens_upload_options_set_https(o, -1), ens_status::ENS_OK);
+            assert_eq!((*o).https, None);
+            assert_eq!(
+                ens_upload_options_set_part_size(ptr::null_mut(), 1 << 20),
+                ens_status::ENS_ERR_INVALID_ARGUMENT
+            );
+            ens_upload_options_free(o);
+            ens_upload_options_free(ptr::null_mut());
+            ens_upload_result_free(ptr::null_mut());
+            assert_eq!(text(ens_upload_result_bucket(ptr::null())), "");
+            assert_eq!(ens_upload_result_size(ptr::null()), 0);
+            assert_eq!(ens_client_clock_offset(ptr::null()), 0);
+        }
+    }
+
+    /// A panic on the Rust side of the progress path (here: the closure
+    /// itself, standing in for a bug around the C callback) is caught at the
+    /// boundary: `ENS_ERR_PANIC`, no result, and every object still frees.
+    #[cfg(feature = "emulator")]
+    #[test]
+    fn a_panic_in_the_progress_path_is_caught() {
+        let emu = crate::emulator::Emulator::start().unwrap();
+        let dir = std::env::temp_dir().join(format!("ens-ffi-panic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f.bin");
+        std::fs::write(&file, vec![1u8; 300_000]).unwrap();
+        let client = Box::into_raw(Box::new(ens_client {
+            client: Client::builder()
+                .endpoint(emu.endpoint())
+                .credentials(emu.credentials())
+                .retries(0)
+                .build()
+                .unwrap(),
+            endpoint: CString::default(),
+        }));
+        let options = ens_upload_options_new();
+        let path = CString::new(file.to_str().unwrap()).unwrap();
+        let mut result: *mut ens_upload_result = ptr::dangling_mut();
+        let mut err: *mut ens_error = ptr::null_mut();
+        for (threshold, panic_at) in [(u64::MAX, 0), (100 << 10, 200_000)] {
+            // SAFETY: every pointer is live; `result` and `err` are writable.
+            unsafe {
+                assert_eq!(
+                    ens_upload_options_set_multipart_threshold(options, threshold),
+                    ens_status::ENS_OK
+                );
+                assert_eq!(
+                    ens_upload_options_set_part_size(options, 100 << 10),
+                    ens_status::ENS_OK
+                );
+                let status = upload_file(
+                    "ens_upload_file",
+                    client,
+                    c"test".as_ptr(),
+                    ptr::null(),
+                    c"k".as_ptr(),
+                    path.as_ptr(),
+                    options,
+                    Some(Box::new(move |done, _| {
+                        assert!(done < panic_at, "a bug in the progress path");
+                        ProgressAction::Continue
+                    })),
+                    &mut result,
+                    &mut err,
+                );
+                assert_eq!(status, ens_status::ENS_ERR_PANIC);
+                assert!(result.is_null());
+                assert_eq!(ens_error_status(err), ens_status::ENS_ERR_PANIC);
+                assert!(text(ens_error_message(err)).contains("ens_upload_file"));
+                ens_error_free(err);
+            }
+        }
+        // The client still works after the caught panics.
+        // SAFETY: as above.
+        unsafe {
+            let status = upload_file(
+                "ens_upload_file",
+                client,
+                c"test".as_ptr(),
+                ptr::null(),
+                c"k".as_ptr(),
+                path.as_ptr(),
+                options,
+                None,
+                &mut result,
+                &mut err,
+            );
+            assert_eq!(
+                status,
+                ens_status::ENS_OK,
+                "{}",
+                text(ens_error_message(err))
+            );
+            assert_eq!(ens_upload_result_size(result), 300_000);
+            assert_eq!(ens_upload_result_parts(result), 3);
+            ens_upload_result_free(result);
+            ens_upload_options_free(options);
+            ens_client_free(client);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -13,14 +13,16 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ens_upload::emulator::{self, Emulator, KeyState, RecordedRequest};
+use ens_upload::emulator::{self, Emulator, Fault, KeyState, RecordedRequest};
 
 /// What `cargo rustc -- --print native-static-libs` prints for this target
 /// (Linux, glibc): the system libraries a program linking the static library
@@ -52,7 +54,18 @@ AK/HvZ6+LeLPWtgU/Vq1o3DNGmyqb1zgXnNidUrOZWX4
 ";
 
 /// The C test programs, each run against a fresh emulator.
-const C_TESTS: &[&str] = &["test_success", "test_errors", "test_args", "test_threads"];
+const C_TESTS: &[&str] = &[
+    "test_success",
+    "test_errors",
+    "test_args",
+    "test_threads",
+    "test_upload",
+    "test_faults",
+];
+
+/// How far ahead of this machine's clock the second emulator of every run
+/// (`ENS_TEST_SKEWED_ENDPOINT`) keeps its own.
+const SKEW_SECS: i64 = 3 * 3600;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -122,7 +135,10 @@ fn staticlib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let test_dir = profile_dir();
-        let profile = test_dir.file_name().and_then(OsStr::to_str).unwrap_or("debug");
+        let profile = test_dir
+            .file_name()
+            .and_then(OsStr::to_str)
+            .unwrap_or("debug");
         let target_dir = test_dir.parent().expect("target dir").join("c-api");
         let lib = target_dir.join(profile).join("libens_upload.a");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -399,6 +415,138 @@ fn test_env(cmd: &mut Command, emu: &Emulator, odd: &OddServers, dir: &Path) {
         .env("ENS_TEST_HUGE_URL", &odd.huge);
 }
 
+/// The control channel of a C test run (`ENS_TEST_CONTROL`, `host:port`):
+/// the program connects, sends one command line and reads one line back
+/// (`tests/c/test_control.h`), so it can inject faults into the emulators
+/// of this process and read what they saw, between its own calls. Each
+/// line is `<emulator> <command> [args]`, `<emulator>` being `main`
+/// (`ENS_TEST_ENDPOINT`) or `skewed` (`ENS_TEST_SKEWED_ENDPOINT`):
+///
+/// - `inject SPEC COUNT`: `Emulator::inject` with a `Fault` parsed from
+///   SPEC as the emulator example's `--fault` takes it (`reset`,
+///   `slow=MS`, `oss-bad-crc`...); answers `ok`.
+/// - `clear-faults`: answers `ok`. `pending`: faults not played yet.
+/// - `requests`: requests seen so far. `uploads`: multipart uploads in
+///   progress.
+/// - `object BUCKET KEY`: `SIZE CRC64 CONTENT-TYPE` of a stored object, or
+///   `none`.
+/// - `parts KEY N`: UploadPart requests for part N of KEY.
+/// - `initiates KEY`, `puts KEY`: InitiateMultipartUpload and PutObject
+///   requests for KEY.
+///
+/// Anything else answers `error: ...`, which fails the program.
+struct Control {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Control {
+    fn start(emulators: Vec<(&'static str, Arc<Emulator>)>) -> Control {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the control channel");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                control_session(stream, &emulators);
+            }
+        });
+        Control {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Control {
+    /// Stops the accept loop (which holds the emulators) and waits for it.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers every command line of one connection.
+fn control_session(stream: TcpStream, emulators: &[(&'static str, Arc<Emulator>)]) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        let answer = control_answer(line.trim(), emulators)
+            .unwrap_or_else(|e| format!("error: {e} (command {line:?})"));
+        if writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn control_answer(
+    line: &str,
+    emulators: &[(&'static str, Arc<Emulator>)],
+) -> Result<String, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (name, command, args) = match words.as_slice() {
+        [name, command, args @ ..] => (*name, *command, args),
+        _ => return Err("expected `<emulator> <command> [args]`".into()),
+    };
+    let emu = emulators
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, e)| e)
+        .ok_or_else(|| format!("no emulator named {name:?}"))?;
+    let count = |pred: &dyn Fn(&RecordedRequest) -> bool| {
+        emu.requests()
+            .iter()
+            .filter(|r| pred(r))
+            .count()
+            .to_string()
+    };
+    let for_key = |r: &RecordedRequest, key: &str| r.path.ends_with(&format!("/{key}"));
+    Ok(match (command, args) {
+        ("inject", [spec, times]) => {
+            let fault: Fault = spec.parse()?;
+            let times = times.parse().map_err(|_| format!("bad count {times:?}"))?;
+            emu.inject(fault, times);
+            "ok".into()
+        }
+        ("clear-faults", []) => {
+            emu.clear_faults();
+            "ok".into()
+        }
+        ("pending", []) => emu.pending_faults().to_string(),
+        ("requests", []) => emu.requests().len().to_string(),
+        ("uploads", []) => emu.oss_uploads_in_progress().to_string(),
+        ("object", [bucket, key]) => match emu.oss_object(bucket, key) {
+            Some(o) => format!("{} {} {}", o.size, o.crc64, o.content_type),
+            None => "none".into(),
+        },
+        ("parts", [key, n]) => {
+            count(&|r| r.method == "PUT" && for_key(r, key) && r.param("partNumber") == Some(n))
+        }
+        ("initiates", [key]) => {
+            count(&|r| r.method == "POST" && r.raw_query == "uploads" && for_key(r, key))
+        }
+        ("puts", [key]) => {
+            count(&|r| r.method == "PUT" && r.param("partNumber").is_none() && for_key(r, key))
+        }
+        _ => return Err("unknown command or wrong arguments".into()),
+    })
+}
+
 /// How to run a compiled program.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Runner {
@@ -449,10 +597,33 @@ fn sanitizer_env(cmd: &mut Command, detect_leaks: bool) {
 /// passed, that the emulator saw exactly the requests it reported, and what
 /// those requests carried.
 fn run_c_test(name: &str, bin: &Path, runner: Runner, dir: &Path, odd: &OddServers) {
-    let emu = Emulator::start().expect("start the emulator");
+    let emu = Arc::new(Emulator::start().expect("start the emulator"));
+    let skewed = Arc::new(
+        Emulator::builder()
+            .clock_skew_secs(SKEW_SECS)
+            .start()
+            .expect("start the skewed emulator"),
+    );
+    let control = Control::start(vec![
+        ("main", Arc::clone(&emu)),
+        ("skewed", Arc::clone(&skewed)),
+    ]);
     let label = format!("{name}-{runner:?}").replace([' ', '{', '}', ':'], "");
     let mut cmd = command_for(bin, runner, dir, &label);
     test_env(&mut cmd, &emu, odd, dir);
+    cmd.env("ENS_TEST_CONTROL", &control.addr)
+        .env("ENS_TEST_SKEWED_ENDPOINT", skewed.endpoint())
+        .env("ENS_TEST_SKEW_SECS", SKEW_SECS.to_string())
+        // Time bounds in the programs are multiplied by this: valgrind runs
+        // the client many times slower, the sanitizers a little.
+        .env(
+            "ENS_TEST_SLOWDOWN",
+            match runner {
+                Runner::Direct => "1",
+                Runner::Valgrind => "8",
+                Runner::Sanitizer { .. } => "2",
+            },
+        );
     if let Runner::Sanitizer { detect_leaks } = runner {
         sanitizer_env(&mut cmd, detect_leaks);
     }
@@ -492,6 +663,7 @@ fn run_c_test(name: &str, bin: &Path, runner: Runner, dir: &Path, odd: &OddServe
                 ran.describe()
             )
         });
+    drop(control);
     let seen = emu.requests();
     assert_eq!(
         seen.len(),
@@ -500,6 +672,46 @@ fn run_c_test(name: &str, bin: &Path, runner: Runner, dir: &Path, odd: &OddServe
         seen.len()
     );
     check_requests(name, &seen, &ran.stdout);
+    check_skewed(name, &skewed.requests(), &ran.stdout);
+}
+
+/// What the emulator running hours ahead saw: only test_faults calls it.
+/// Each new client's first call is refused for its timestamp, then
+/// corrected; after that the learned offset keeps every call on time.
+fn check_skewed(name: &str, seen: &[RecordedRequest], stdout: &str) {
+    let reported = |key: &str| -> usize {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        seen.len(),
+        reported("SKEWED_REQUESTS="),
+        "{name}: requests to the skewed emulator"
+    );
+    let refused = seen
+        .iter()
+        .filter(|r| r.code.as_deref() == Some("InvalidTimeStamp.Expired"))
+        .count();
+    assert_eq!(
+        refused,
+        reported("SKEWED_REFUSALS="),
+        "{name}: refusals for the timestamp"
+    );
+    if let Some(first) = seen.first() {
+        assert_eq!(
+            first.code.as_deref(),
+            Some("InvalidTimeStamp.Expired"),
+            "{name}: the first call to the skewed emulator"
+        );
+    }
+    assert!(
+        seen.iter()
+            .all(|r| r.code.as_deref() != Some("RequestTimeTooSkewed")),
+        "{name}: OSS refused a Date"
+    );
 }
 
 /// valgrind's own summary: no errors, nothing definitely or indirectly lost.
@@ -525,8 +737,11 @@ fn check_requests(name: &str, seen: &[RecordedRequest], stdout: &str) {
             .filter_map(|r| r.param(key).map(str::to_owned))
             .collect()
     };
-    for r in seen {
+    // OSS requests (any path but `/`) come from the upload tests only.
+    let uploads = matches!(name, "test_upload" | "test_faults");
+    for r in seen.iter().filter(|r| !uploads || r.path == "/") {
         assert_eq!(r.method, "POST", "{name}");
+        assert_eq!(r.path, "/", "{name}");
         assert_eq!(r.param("Version"), Some("2017-11-10"), "{name}");
     }
     match name {
@@ -611,8 +826,88 @@ fn check_requests(name: &str, seen: &[RecordedRequest], stdout: &str) {
                 "{name}: every thread's calls arrive with its own ClientIp"
             );
         }
+        "test_upload" => check_upload_requests(name, seen),
+        "test_faults" => {
+            // Every attempt was signed anew: no nonce twice.
+            let nonces: Vec<&str> = seen
+                .iter()
+                .filter_map(|r| r.param("SignatureNonce"))
+                .collect();
+            let distinct: BTreeSet<&str> = nonces.iter().copied().collect();
+            assert_eq!(nonces.len(), distinct.len(), "{name}: a nonce was reused");
+            let played: BTreeSet<String> = seen
+                .iter()
+                .filter_map(|r| r.fault.as_ref().map(|f| format!("{f:?}")))
+                .map(|f| {
+                    f.split(['(', ' ', '{'])
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            for fault in [
+                "ConnectionReset",
+                "Slow",
+                "NonJson",
+                "BadGatewayHtml",
+                "InternalError",
+                "Throttling",
+                "OssInternalError",
+                "OssResetAfterBytes",
+                "OssSlow",
+            ] {
+                assert!(
+                    played.contains(fault),
+                    "{name}: the fault {fault} was never played: {played:?}"
+                );
+            }
+        }
         _ => {}
     }
+}
+
+/// test_upload: the OSS side saw every kind of request, STS uploads carried
+/// the token on every OSS request, and AccessKey uploads none.
+fn check_upload_requests(name: &str, seen: &[RecordedRequest]) {
+    let oss: Vec<&RecordedRequest> = seen.iter().filter(|r| r.path != "/").collect();
+    let kinds = |pred: &dyn Fn(&RecordedRequest) -> bool| oss.iter().filter(|r| pred(r)).count();
+    assert!(kinds(&|r| r.method == "PUT" && r.param("partNumber").is_none()) > 0);
+    assert!(kinds(&|r| r.method == "PUT" && r.param("partNumber").is_some()) >= 10);
+    assert!(kinds(&|r| r.method == "POST" && r.raw_query == "uploads") >= 2);
+    assert!(
+        kinds(&|r| r.method == "DELETE") >= 1,
+        "{name}: no upload was aborted"
+    );
+    let sts_auth = format!("OSS {}:", emulator::TEST_STS_ACCESS_KEY_ID);
+    let mut sts = 0;
+    for r in &oss {
+        let auth = r.header("authorization").unwrap_or_default();
+        if auth.starts_with(&sts_auth) {
+            sts += 1;
+            assert_eq!(
+                r.header("x-oss-security-token"),
+                Some(emulator::TEST_SECURITY_TOKEN),
+                "{name}: an STS request without its token"
+            );
+        } else {
+            assert!(r.header("x-oss-security-token").is_none(), "{name}");
+        }
+    }
+    assert!(sts >= 2, "{name}: the STS uploads reached OSS {sts} times");
+    for r in seen.iter().filter(|r| r.path == "/") {
+        let is_sts = r.param("AccessKeyId") == Some(emulator::TEST_STS_ACCESS_KEY_ID);
+        assert_eq!(
+            r.param("SecurityToken").is_some(),
+            is_sts,
+            "{name}: SecurityToken on an RPC call"
+        );
+    }
+    // A content type set through the options arrived.
+    assert!(
+        oss.iter()
+            .any(|r| r.header("content-type") == Some("video/mp4")),
+        "{name}: no upload carried the content type set"
+    );
 }
 
 /// Runs the two builds of tests/c/test_header.c (C99 pedantic and C++).
@@ -650,12 +945,29 @@ fn run_header_test(dir: &Path, build: Build, runner: Runner) {
 }
 
 /// Compiles and runs every C test program with one build and runner.
+///
+/// `ENS_C_TESTS=test_upload,test_faults` runs only those programs (and not
+/// the header test or the example): for working on one of them.
 fn run_suite(variant: &str, build: Build, runner: Runner) {
     let dir = scratch(variant);
     let odd = OddServers::start();
     eprintln!("C API tests, {variant}:");
-    run_header_test(&dir, build, runner);
+    let only = std::env::var("ENS_C_TESTS").ok().filter(|v| !v.is_empty());
+    if let Some(only) = &only {
+        eprintln!("  only {only} (ENS_C_TESTS)");
+        for name in only.split(',') {
+            assert!(C_TESTS.contains(&name), "ENS_C_TESTS: no C test {name:?}");
+        }
+    } else {
+        run_header_test(&dir, build, runner);
+    }
     for name in C_TESTS {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|n| n == *name))
+        {
+            continue;
+        }
         let bin = compile(
             &root().join("tests/c").join(format!("{name}.c")),
             &dir.join(name),
@@ -664,22 +976,109 @@ fn run_suite(variant: &str, build: Build, runner: Runner) {
         );
         run_c_test(name, &bin, runner, &dir, &odd);
     }
+    if only.is_some() {
+        return;
+    }
+    let setup = |cmd: &mut Command| {
+        if let Runner::Sanitizer { detect_leaks } = runner {
+            sanitizer_env(cmd, detect_leaks);
+        }
+    };
     let example = compile(
         &root().join("examples/c/prepare_upload.c"),
         &dir.join("prepare_upload"),
         build,
         false,
     );
-    check_example(
-        &example,
-        &dir,
-        |cmd| {
-            if let Runner::Sanitizer { detect_leaks } = runner {
-                sanitizer_env(cmd, detect_leaks);
-            }
-        },
-        runner,
+    check_example(&example, &dir, setup, runner);
+    let upload = compile(
+        &root().join("examples/c/upload.c"),
+        &dir.join("upload"),
+        build,
+        false,
     );
+    check_upload_example(&upload, &dir, setup, runner);
+}
+
+/// Runs the upload example: a file in three parts, the error path for a
+/// missing file, and a usage error.
+fn check_upload_example(bin: &Path, dir: &Path, setup: impl Fn(&mut Command), runner: Runner) {
+    let emu = Emulator::start().expect("start the emulator");
+    let file = dir.join("example-upload.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(&file, &data).expect("write the file to upload");
+    let example = |args: &[&OsStr], label: &str| {
+        let mut cmd = command_for(bin, runner, dir, label);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("ENS_ENDPOINT", emu.endpoint())
+            .env("ENS_UPLOAD_PART_SIZE", "102400")
+            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator::TEST_ACCESS_KEY_ID)
+            .env(
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                emulator::TEST_ACCESS_KEY_SECRET,
+            );
+        setup(&mut cmd);
+        let ran = run(cmd, dir, label, Duration::from_secs(120));
+        if runner == Runner::Valgrind {
+            let log =
+                std::fs::read_to_string(dir.join(format!("{label}.valgrind"))).unwrap_or_default();
+            check_valgrind_log(label, &log);
+        }
+        ran
+    };
+    let ckpt = dir.join("example-upload.ckpt");
+    let ok = example(
+        &[
+            OsStr::new("test"),
+            file.as_os_str(),
+            OsStr::new("clips/example.bin"),
+            ckpt.as_os_str(),
+        ],
+        "upload-example-ok",
+    );
+    assert!(
+        ok.status.success(),
+        "upload example failed\n{}",
+        ok.describe()
+    );
+    let crc = format!("{:016x}", ens_upload::crc64::checksum(&data));
+    for part in [
+        "bucket:        test-",
+        "key:           clips/example.bin",
+        "size:          300000",
+        "parts:         3 (0 resumed)",
+        &format!("crc64:         {crc}"),
+    ] {
+        assert!(
+            ok.stdout.contains(part),
+            "upload example output lacks {part:?}\n{}",
+            ok.describe()
+        );
+    }
+    assert!(ok.stderr.contains("upload: 100%"), "{}", ok.describe());
+    assert!(!ckpt.exists(), "the checkpoint is removed on success");
+    let bucket = emu.oss_bucket_for("test");
+    assert_eq!(
+        emu.oss_object_bytes(&bucket, "clips/example.bin")
+            .as_deref(),
+        Some(data.as_slice())
+    );
+
+    let missing = dir.join("no-such-file.bin");
+    let bad = example(
+        &[OsStr::new("test"), missing.as_os_str(), OsStr::new("k")],
+        "upload-example-error",
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", bad.describe());
+    for part in ["upload failed: ENS_ERR_LOCAL_IO", "file:", "NotFound"] {
+        assert!(bad.stderr.contains(part), "{part:?}\n{}", bad.describe());
+    }
+    let usage = example(&[OsStr::new("test")], "upload-example-usage");
+    assert_eq!(usage.status.code(), Some(2), "{}", usage.describe());
+    assert!(usage.stderr.contains("usage:"), "{}", usage.describe());
 }
 
 /// Runs the example: success, the error path, and a usage error.
@@ -844,6 +1243,7 @@ fn c_example_builds_with_make_and_cmake() {
         );
         assert!(ran.status.success(), "make failed\n{}", ran.describe());
         check_example(&out.join("prepare_upload"), &out, |_| {}, Runner::Direct);
+        check_upload_example(&out.join("upload"), &out, |_| {}, Runner::Direct);
     }
     if require(
         "cmake",
@@ -873,6 +1273,7 @@ fn c_example_builds_with_make_and_cmake() {
             ran.describe()
         );
         check_example(&out.join("prepare_upload"), &out, |_| {}, Runner::Direct);
+        check_upload_example(&out.join("upload"), &out, |_| {}, Runner::Direct);
     }
 }
 
@@ -960,6 +1361,25 @@ fn header_is_complete_and_every_function_documents_ownership_null_and_threads() 
         h.contains("#ifdef __cplusplus\nextern \"C\" {"),
         "C++ guard"
     );
+    // The upload's callback type, and the statuses appended after the
+    // first ones without renumbering them.
+    assert!(
+        h.contains(
+            "typedef int (*ens_progress_cb)(uint64_t done, uint64_t total, void *user_data);"
+        ),
+        "the progress callback type"
+    );
+    for (name, value) in [
+        ("ENS_ERR_OTHER", 12),
+        ("ENS_ERR_CANCELLED", 13),
+        ("ENS_ERR_INTEGRITY", 14),
+        ("ENS_ERR_LOCAL_IO", 15),
+    ] {
+        assert!(
+            h.contains(&format!("    {name} = {value},")),
+            "{name} is not {value}"
+        );
+    }
     let functions = header_functions(&h);
 
     // The header declares exactly the functions src/ffi.rs exports: a stale
@@ -1003,6 +1423,39 @@ fn header_is_complete_and_every_function_documents_ownership_null_and_threads() 
         "ens_status_str",
         "ens_version",
         "ens_call",
+        "ens_client_clock_offset",
+        "ens_upload_file",
+        "ens_upload_options_new",
+        "ens_upload_options_free",
+        "ens_upload_options_set_part_size",
+        "ens_upload_options_set_multipart_threshold",
+        "ens_upload_options_set_threads",
+        "ens_upload_options_set_checkpoint",
+        "ens_upload_options_set_path_style",
+        "ens_upload_options_set_https",
+        "ens_upload_options_set_content_type",
+        "ens_upload_options_set_stall_timeout_ms",
+        "ens_upload_result_bucket",
+        "ens_upload_result_endpoint",
+        "ens_upload_result_key",
+        "ens_upload_result_url",
+        "ens_upload_result_etag",
+        "ens_upload_result_prepare_request_id",
+        "ens_upload_result_request_id",
+        "ens_upload_result_upload_id",
+        "ens_upload_result_size",
+        "ens_upload_result_crc64",
+        "ens_upload_result_parts",
+        "ens_upload_result_resumed_parts",
+        "ens_upload_result_free",
+        "ens_error_attempts",
+        "ens_error_bytes_done",
+        "ens_error_bytes_total",
+        "ens_error_local_crc64",
+        "ens_error_server_crc64",
+        "ens_error_has_server_crc64",
+        "ens_error_path",
+        "ens_error_io_kind",
     ] {
         assert!(
             declared.contains(name),
