@@ -26,7 +26,7 @@ use ens_upload::emulator::{self, Emulator, Fault, KeyState, RecordedRequest};
 
 /// What `cargo rustc -- --print native-static-libs` prints for this target
 /// (Linux, glibc): the system libraries a program linking the static library
-/// needs besides it. Kept in docs/c-api.md, ens_upload.pc.in, the Makefile
+/// needs besides it. Kept in README.md (C API), ens_upload.pc.in, the Makefile
 /// and examples/c/ too.
 const NATIVE_STATIC_LIBS: &[&str] = &[
     "-lgcc_s",
