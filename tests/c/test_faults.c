@@ -73,8 +73,11 @@ static void run_case(const fault_case *k) {
         if (k->message_part) CHECK_CONTAINS(ens_error_message(e), k->message_part);
         long long want = k->requests >= 0 ? k->requests : (long long)ens_error_attempts(e);
         if (k->requests < 0) CHECK(ens_error_attempts(e) >= 2);
-        /* What the error says and what the emulator saw agree. */
-        if ((long long)ens_error_attempts(e) != want || seen != want)
+        /* What the error says and what the emulator saw agree. When the call
+         * timeout cut the calls short, the last attempt may have run out of
+         * time before the emulator read its request (slow under valgrind). */
+        long long seen_min = k->requests < 0 ? want - 1 : want;
+        if ((long long)ens_error_attempts(e) != want || seen < seen_min || seen > want)
             FAIL("%s: %u attempts in the error, %lld requests seen, wanted %lld", k->name,
                  ens_error_attempts(e), seen, want);
         checks_run++;
