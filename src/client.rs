@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
+use ureq::http::{HeaderName, HeaderValue};
 
 use crate::clock::{self, ClockOffset};
 use crate::credentials::Credentials;
@@ -26,6 +27,10 @@ pub const DEFAULT_ENDPOINT: &str = "https://ens.aliyuncs.com";
 pub const MAX_RESPONSE_BYTES: u64 = 1 << 20;
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("ens-upload/", env!("CARGO_PKG_VERSION"), " (Rust)");
+
+// Header names built once: parsing a name from a `&str` copies it.
+const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
+const X_ACS_VERSION: HeaderName = HeaderName::from_static("x-acs-version");
 
 /// Parameters the client sets itself; `call` refuses them from callers.
 const RESERVED_PARAMS: &[&str] = &[
@@ -260,7 +265,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 agent: ureq::Agent::with_parts(
                     config,
-                    ureq::unversioned::transport::DefaultConnector::default(),
+                    crate::transport::connector(),
                     CachingResolver::default(),
                 ),
                 endpoint,
@@ -481,23 +486,27 @@ impl Client {
         sign::percent_encode_into(&mut url, &signed.signature);
 
         let https = inner.endpoint.is_https();
+        if time_left.is_some_and(|t| t.is_zero()) {
+            return Attempt {
+                result: Err(Error::Transport {
+                    kind: TransportKind::Timeout,
+                    message: "the call timeout expired before this attempt".into(),
+                    attempts: 1,
+                }),
+                retry_after: None,
+                clock_changed: false,
+            };
+        }
         let mut outcome = Attempt {
-            result: Err(Error::Transport {
-                kind: TransportKind::Timeout,
-                message: "the call timeout expired before this attempt".into(),
-                attempts: 1,
-            }),
+            result: Ok((0, Vec::new())),
             retry_after: None,
             clock_changed: false,
         };
-        if time_left.is_some_and(|t| t.is_zero()) {
-            return outcome;
-        }
         let request = inner
             .agent
             .post(&url)
-            .header("x-acs-action", action)
-            .header("x-acs-version", API_VERSION);
+            .header(X_ACS_ACTION, action)
+            .header(X_ACS_VERSION, HeaderValue::from_static(API_VERSION));
         // The agent's global timeout is the whole call timeout; only a retry,
         // with part of it spent, needs a request of its own with less.
         let sent = match time_left {

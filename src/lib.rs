@@ -35,6 +35,7 @@ pub mod response;
 mod retry;
 pub mod sign;
 mod tls;
+mod transport;
 pub mod upload;
 
 #[cfg(feature = "emulator")]
