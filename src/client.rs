@@ -25,6 +25,9 @@ pub const API_VERSION: &str = "2017-11-10";
 pub const DEFAULT_ENDPOINT: &str = "https://ens.aliyuncs.com";
 /// The largest response body accepted, in bytes.
 pub const MAX_RESPONSE_BYTES: u64 = 1 << 20;
+/// The longest timeout the builder accepts: one day. Longer ones are an
+/// error at `build()` (a deadline must fit the clock's range).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// `User-Agent` sent with every request.
 pub const USER_AGENT: &str = concat!("ens-upload/", env!("CARGO_PKG_VERSION"), " (Rust)");
 
@@ -238,6 +241,12 @@ impl ClientBuilder {
             if d.is_zero() {
                 return Err(Error::config(format!("{name} must be above zero")));
             }
+            if d > MAX_TIMEOUT {
+                return Err(Error::config(format!(
+                    "{name} must be at most {} s (one day), not {d:?}",
+                    MAX_TIMEOUT.as_secs()
+                )));
+            }
         }
 
         let proxy = match &self.proxy {
@@ -411,7 +420,7 @@ impl Client {
     /// timeout; returns the status and body of a 2xx answer.
     fn send(&self, action: &str, params: &[(&str, &str)]) -> Result<(u16, Vec<u8>)> {
         let inner = &*self.inner;
-        let deadline = Instant::now() + inner.call_timeout;
+        let deadline = clock::instant_after(inner.call_timeout);
         let mut attempts = 0u32;
         let mut retries = 0u32;
         let mut skew_retried = false;
@@ -441,7 +450,10 @@ impl Client {
                 .retry_after
                 .unwrap_or_else(|| inner.retry.backoff(retries));
             // Never sleep past the deadline: give the caller the error now.
-            if Instant::now() + wait >= deadline {
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|t| t >= deadline)
+            {
                 return Err(failed);
             }
             std::thread::sleep(wait);
@@ -459,7 +471,11 @@ impl Client {
     ) -> Attempt {
         let inner = &*self.inner;
         let creds = &inner.credentials;
-        let timestamp = clock::format_iso8601(inner.clock.now());
+        // The offset this attempt signs with: if it is not the client's
+        // offset when the answer comes (this answer's `Date` or another
+        // thread's corrected it), a refused timestamp is worth one more try.
+        let signed_offset = inner.clock.get();
+        let timestamp = clock::format_iso8601(clock::unix_now().saturating_add(signed_offset));
         let nonce = sign::new_nonce();
 
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 10);
@@ -529,7 +545,8 @@ impl Client {
         let headers = response.headers();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let date = header("date");
-        outcome.clock_changed = inner.clock.observe(date);
+        inner.clock.observe(date);
+        outcome.clock_changed = inner.clock.get() != signed_offset;
         // A success needs nothing more from the headers.
         if !(200..300).contains(&status) {
             outcome.retry_after = retry::server_retry_after(
@@ -564,7 +581,8 @@ struct Attempt {
     result: Result<(u16, Vec<u8>)>,
     /// The wait the server asked for, if any.
     retry_after: Option<Duration>,
-    /// Whether the server's `Date` changed the client's clock offset.
+    /// Whether the client's clock offset is no longer the one this attempt
+    /// signed with (corrected by this answer's `Date`, or by another thread).
     clock_changed: bool,
 }
 

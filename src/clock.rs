@@ -7,7 +7,7 @@
 //! days-from-civil), which keeps a date crate out of the dependency tree.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A `Date` further than this from the (corrected) local clock resets the
 /// offset, even on a successful answer.
@@ -35,12 +35,6 @@ impl ClockOffset {
         self.0.load(Ordering::Relaxed)
     }
 
-    /// The local time corrected by the offset (Unix seconds): what the
-    /// server thinks it is.
-    pub(crate) fn now(&self) -> i64 {
-        unix_now().saturating_add(self.get())
-    }
-
     /// Learns from a server `Date`. Returns true when the offset changed;
     /// an absent, unparseable or absurd `Date`, or one within the threshold
     /// of the corrected clock, changes nothing.
@@ -60,6 +54,15 @@ impl ClockOffset {
         self.0.store(server - local, Ordering::Relaxed);
         true
     }
+}
+
+/// `now + wait`, or a time too far ahead to matter when that does not fit
+/// in an `Instant` (a caller's `Duration::MAX` must not panic).
+pub(crate) fn instant_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 /// The local clock in Unix seconds (negative before 1970, which a device
@@ -162,6 +165,11 @@ pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
     let month_name = parts.next()?;
     let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
     let year: i64 = parts.next()?.parse().ok()?;
+    // Four digits, as IMF-fixdate has them; beyond that the civil-date
+    // arithmetic could overflow, and no server's clock is there.
+    if !(1..=9999).contains(&year) {
+        return None;
+    }
     let mut hms = parts.next()?.split(':');
     let (h, m, sec): (u32, u32, u32) = (
         hms.next()?.parse().ok()?,
@@ -254,6 +262,11 @@ mod tests {
             "Sun, 31 Feb 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37 GMT extra",
+            // Years the civil-date arithmetic must never see (it overflowed).
+            "Sun, 06 Nov 99999999999999999 08:49:37 GMT",
+            "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
+            "Sun, 06 Nov 0 08:49:37 GMT",
+            "Sun, 06 Nov 10000 08:49:37 GMT",
         ] {
             assert!(parse_http_date(bad).is_none(), "{bad}");
         }

@@ -42,7 +42,8 @@ pub mod upload;
 pub mod emulator;
 
 pub use client::{
-    Client, ClientBuilder, API_VERSION, DEFAULT_ENDPOINT, MAX_RESPONSE_BYTES, USER_AGENT,
+    Client, ClientBuilder, API_VERSION, DEFAULT_ENDPOINT, MAX_RESPONSE_BYTES, MAX_TIMEOUT,
+    USER_AGENT,
 };
 pub use credentials::Credentials;
 pub use error::{ApiError, Error, KnownCode, Result, SignatureDiagnosis, TransportKind};

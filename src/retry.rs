@@ -73,23 +73,33 @@ pub(crate) fn is_retryable(e: &Error) -> bool {
     }
 }
 
+/// The longest wait taken from a server's header. Anything longer is cut
+/// to this: it still comes from the server (not the backoff), and a
+/// deadline, where there is one, cuts it further.
+pub(crate) const MAX_SERVER_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// The wait a server asks for: `x-acs-retry-after` (milliseconds) or
-/// `Retry-After` (seconds, or an HTTP date compared with `server_now`).
+/// `Retry-After` (seconds, or an HTTP date compared with `server_now`),
+/// at most [`MAX_SERVER_RETRY_AFTER`].
 pub(crate) fn server_retry_after(
     x_acs_retry_after: Option<&str>,
     retry_after: Option<&str>,
     server_now: Option<i64>,
 ) -> Option<Duration> {
-    if let Some(ms) = x_acs_retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
-        return Some(Duration::from_millis(ms));
-    }
-    let value = retry_after?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = crate::clock::parse_http_date(value)?;
-    let now = server_now.unwrap_or_else(crate::clock::unix_now);
-    Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
+    let wait = if let Some(ms) = x_acs_retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+        Duration::from_millis(ms)
+    } else {
+        let value = retry_after?.trim();
+        if let Ok(secs) = value.parse::<u64>() {
+            Duration::from_secs(secs)
+        } else {
+            let at = crate::clock::parse_http_date(value)?;
+            let now = server_now.unwrap_or_else(crate::clock::unix_now);
+            let secs = at.checked_sub(now).unwrap_or(0);
+            Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+        }
+    };
+    Some(wait.min(MAX_SERVER_RETRY_AFTER))
 }
 
 /// A random number for jitter (not for anything secret): SipHash keyed by
@@ -151,6 +161,16 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(server_retry_after(Some("soon"), Some("later"), None), None);
+        // Absurd asks are cut, never overflow a later `Instant + wait`.
+        for (x, r) in [
+            (Some("18446744073709551615"), None),
+            (None, Some("18446744073709551615")),
+            (None, Some("Fri, 31 Dec 9999 23:59:59 GMT")),
+        ] {
+            let wait = server_retry_after(x, r, now).unwrap();
+            assert_eq!(wait, MAX_SERVER_RETRY_AFTER, "{x:?} {r:?}");
+            assert!(std::time::Instant::now().checked_add(wait).is_some());
+        }
         assert_eq!(server_retry_after(None, None, None), None);
     }
 }

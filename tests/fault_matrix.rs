@@ -380,3 +380,57 @@ fn eight_threads_share_one_client_for_four_thousand_calls() {
         .collect();
     assert_eq!(nonces.len(), 4000, "reused nonces");
 }
+
+#[test]
+fn eight_threads_meeting_a_skewed_clock_at_once_all_recover() {
+    // Every thread signs with the uncorrected clock before any answer has
+    // come back; whichever answer corrects the offset first, the others
+    // must still retry their refused timestamp once (the offset is not
+    // the one they signed with), with retries otherwise off.
+    let skew = 3 * 3600;
+    let emu = Emulator::builder().clock_skew_secs(skew).start().unwrap();
+    let client = builder(&emu).retries(0).build().unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, b) = (client.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                b.wait();
+                c.prepare_upload(&PrepareUploadRequest::new("test"))
+            })
+        })
+        .collect();
+    for t in threads {
+        let out = t.join().unwrap();
+        assert!(out.is_ok(), "{out:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!((client.clock_offset() - skew).abs() <= 2);
+    let seen = emu.requests();
+    let refused = seen.iter().filter(|r| r.status != 200).count();
+    assert_eq!(seen.len() - refused, 8, "eight successes");
+    assert!(refused <= 8, "at most one refusal per thread: {refused}");
+}
+
+#[test]
+fn an_absurd_retry_after_is_cut_to_the_deadline_not_a_panic() {
+    let emu = Emulator::start().unwrap();
+    let client = builder(&emu)
+        .call_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    emu.inject(
+        Fault::Throttling {
+            retry_after_ms: u64::MAX,
+        },
+        1,
+    );
+    let started = Instant::now();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    assert_eq!(e.api().unwrap().known_code(), KnownCode::Throttling);
+    assert_eq!(e.attempts(), 1, "the wait would pass the deadline");
+    assert!(started.elapsed() < Duration::from_millis(500));
+}

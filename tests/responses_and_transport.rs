@@ -422,6 +422,23 @@ fn build_refuses_bad_configuration() {
     }
     let e = with(Client::builder().read_timeout(Duration::ZERO));
     assert!(matches!(e, Error::Config { .. }), "{e:?}");
+    // A deadline must fit the clock: Duration::MAX is refused, not a panic.
+    for b in [
+        Client::builder().call_timeout(Duration::MAX),
+        Client::builder().read_timeout(ens_upload::MAX_TIMEOUT + Duration::from_secs(1)),
+        Client::builder().connect_timeout(Duration::MAX),
+    ] {
+        let e = with(b);
+        assert!(
+            matches!(e, Error::Config { .. }) && e.to_string().contains("at most 86400 s"),
+            "{e}"
+        );
+    }
+    Client::builder()
+        .call_timeout(ens_upload::MAX_TIMEOUT)
+        .credentials(Credentials::access_key("id", SECRET))
+        .build()
+        .unwrap();
     let e = with(Client::builder().proxy("http://user:pw-DO-NOT-LEAK@[broken"));
     assert!(
         matches!(e, Error::Config { .. }) && !e.to_string().contains("pw-DO-NOT-LEAK"),

@@ -6,10 +6,9 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
 
-use crate::crc64;
 use crate::error::{Error, Result};
+use crate::{clock, crc64};
 
 use super::checkpoint::{part_len, Checkpoint, DonePart, Loaded};
 use super::oss::{Call, Hints, Payload};
@@ -264,7 +263,7 @@ fn initiate(job: &Job<'_>) -> Result<String> {
         query: vec![("uploads", None)],
         content_type: job.content_type,
     };
-    let deadline = Instant::now() + job.oss.client.call_timeout();
+    let deadline = clock::instant_after(job.oss.client.call_timeout());
     let never = AtomicBool::new(false);
     let reply = job.oss.retrying(Some(deadline), &never, |left| {
         job.oss.send(&call, Payload::Empty, left)
@@ -301,7 +300,7 @@ fn complete(job: &Job<'_>, state: &Checkpoint, cancel: &AtomicBool) -> Result<Fi
         query: vec![("uploadId", Some(state.upload_id.clone()))],
         content_type: "application/xml",
     };
-    let deadline = Instant::now() + job.oss.client.call_timeout();
+    let deadline = clock::instant_after(job.oss.client.call_timeout());
     let mut tries = 0;
     let reply = job.oss.retrying(Some(deadline), cancel, |left| {
         tries += 1;
@@ -351,7 +350,7 @@ fn abort(job: &Job<'_>, key: &str, upload_id: &str) {
         query: vec![("uploadId", Some(upload_id.to_owned()))],
         content_type: "",
     };
-    let deadline = Instant::now() + job.oss.client.call_timeout();
+    let deadline = clock::instant_after(job.oss.client.call_timeout());
     let never = AtomicBool::new(false);
     let _ = job.oss.retrying(Some(deadline), &never, |left| {
         job.oss.send(&call, Payload::Empty, left)

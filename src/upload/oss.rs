@@ -53,7 +53,9 @@ pub(crate) struct Reply {
 pub(crate) struct Hints {
     /// The wait the server asked for (`Retry-After`).
     pub(crate) retry_after: Option<Duration>,
-    /// Whether the answer's `Date` changed the client's clock offset.
+    /// Whether the client's clock offset is no longer the one the request
+    /// was signed with (corrected by this answer's `Date`, or by another
+    /// part's on another thread), so a refused `Date` is worth one more try.
     pub(crate) clock_changed: bool,
     /// Whether no further attempt is possible (a stream already consumed).
     pub(crate) final_attempt: bool,
@@ -81,7 +83,9 @@ impl Oss<'_> {
     ) -> (Result<Reply>, Hints) {
         let client = self.client;
         let creds = client.credentials();
-        let date = clock::format_http_date(client.clock().now());
+        // See `Hints::clock_changed`.
+        let signed_offset = client.clock().get();
+        let date = clock::format_http_date(clock::unix_now().saturating_add(signed_offset));
         let mut oss_headers: Vec<(&str, &str)> = Vec::new();
         if let Some(token) = creds.security_token() {
             oss_headers.push(("x-oss-security-token", token));
@@ -171,7 +175,8 @@ impl Oss<'_> {
                 .map(str::to_owned)
         };
         let date_header = header("date");
-        hints.clock_changed = client.clock().observe(date_header.as_deref());
+        client.clock().observe(date_header.as_deref());
+        hints.clock_changed = client.clock().get() != signed_offset;
         hints.retry_after = retry::server_retry_after(
             None,
             header("retry-after").as_deref(),
@@ -273,7 +278,8 @@ impl Oss<'_> {
             }
             retries += 1;
             let wait = hints.retry_after.unwrap_or_else(|| policy.backoff(retries));
-            if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+            let past_deadline = |d| Instant::now().checked_add(wait).is_none_or(|t| t >= d);
+            if deadline.is_some_and(past_deadline) {
                 return Err(failed);
             }
             if !sleep_unless_cancelled(wait, cancel) {
@@ -289,7 +295,7 @@ impl Oss<'_> {
 /// Sleeps `wait`, waking early (and returning false) when `cancel` is raised.
 pub(crate) fn sleep_unless_cancelled(wait: Duration, cancel: &AtomicBool) -> bool {
     const SLICE: Duration = Duration::from_millis(20);
-    let until = Instant::now() + wait;
+    let until = clock::instant_after(wait);
     loop {
         if cancel.load(Ordering::SeqCst) {
             return false;
