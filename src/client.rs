@@ -167,7 +167,8 @@ impl ClientBuilder {
     }
 
     /// How many times a failed call is tried again (default 3; 0 turns
-    /// retries off). Retried: connection failures and timeouts, HTTP 5xx,
+    /// retries off). Retried: failed name lookups, connection failures and
+    /// timeouts, HTTP 5xx,
     /// `Throttling*` and `ServiceUnavailable`. Every attempt is signed anew.
     pub fn retries(mut self, max_retries: u32) -> Self {
         self.retry.max_retries = max_retries;

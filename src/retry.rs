@@ -1,6 +1,7 @@
 //! When to try a call again, and how long to wait first.
 //!
-//! Retried: failed or dropped connections and timeouts, HTTP 5xx, and the
+//! Retried: failed name lookups, failed or dropped connections and
+//! timeouts, HTTP 5xx, and the
 //! `Throttling*` and `ServiceUnavailable` codes. Waits grow exponentially
 //! with full jitter, unless the server says how long (`x-acs-retry-after` in
 //! milliseconds, or `Retry-After` in seconds or as an HTTP date).
@@ -55,7 +56,10 @@ pub(crate) fn is_retryable(e: &Error) -> bool {
     match e {
         Error::Transport { kind, .. } => matches!(
             kind,
-            TransportKind::Timeout
+            // A name that does not resolve yet: devices often boot before
+            // their resolver (or link) is up.
+            TransportKind::Dns
+                | TransportKind::Timeout
                 | TransportKind::Connect
                 | TransportKind::Io
                 | TransportKind::Protocol

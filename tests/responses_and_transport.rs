@@ -313,6 +313,8 @@ fn an_unresolvable_host_is_a_dns_error() {
         .endpoint("http://no-such-host.invalid")
         .credentials(Credentials::access_key("id", SECRET))
         .no_proxy()
+        .retries(2)
+        .retry_base_delay(Duration::from_millis(1))
         .build()
         .unwrap();
     let e = client
@@ -328,6 +330,8 @@ fn an_unresolvable_host_is_a_dns_error() {
         ),
         "{e:?}"
     );
+    // Retried like a failed connection: a device's resolver may not be up yet.
+    assert_eq!(e.attempts(), 3, "{e:?}");
 }
 
 #[test]
