@@ -383,7 +383,7 @@ enum ens_status ens_client_builder_set_profile(struct ens_client_builder *builde
  * with `ENS_ERR_TRANSPORT` / `ENS_TRANSPORT_TIMEOUT`.
  *
  * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
- * zero `timeout_ms`. The builder stays owned by the caller. Failures are
+ * `timeout_ms` of 0 or over 86400000 (one day). The builder stays owned by the caller. Failures are
  * remembered as described at `ens_client_builder_set_endpoint`. Not
  * thread-safe per builder.
  *
@@ -398,7 +398,7 @@ enum ens_status ens_client_builder_set_timeout_ms(struct ens_client_builder *bui
  * milliseconds (default 5000).
  *
  * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
- * zero `timeout_ms`. The builder stays owned by the caller. Failures are
+ * `timeout_ms` of 0 or over 86400000 (one day). The builder stays owned by the caller. Failures are
  * remembered as described at `ens_client_builder_set_endpoint`. Not
  * thread-safe per builder.
  *
@@ -413,7 +413,7 @@ enum ens_status ens_client_builder_set_connect_timeout_ms(struct ens_client_buil
  * the body, in milliseconds (default 10000).
  *
  * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
- * zero `timeout_ms`. The builder stays owned by the caller. Failures are
+ * `timeout_ms` of 0 or over 86400000 (one day). The builder stays owned by the caller. Failures are
  * remembered as described at `ens_client_builder_set_endpoint`. Not
  * thread-safe per builder.
  *

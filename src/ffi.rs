@@ -799,7 +799,15 @@ fn timeout(func: &str, ms: u64) -> FfiResult<Duration> {
             "must be above 0",
         ));
     }
-    Ok(Duration::from_millis(ms))
+    let d = Duration::from_millis(ms);
+    if d > crate::MAX_TIMEOUT {
+        return Err(ens_error::invalid_argument(
+            func,
+            "timeout_ms",
+            "must be at most 86400000 (one day)",
+        ));
+    }
+    Ok(d)
 }
 
 /// Sets the overall limit for one call, from connecting to the last byte of
@@ -807,7 +815,7 @@ fn timeout(func: &str, ms: u64) -> FfiResult<Duration> {
 /// with `ENS_ERR_TRANSPORT` / `ENS_TRANSPORT_TIMEOUT`.
 ///
 /// Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
-/// zero `timeout_ms`. The builder stays owned by the caller. Failures are
+/// `timeout_ms` of 0 or over 86400000 (one day). The builder stays owned by the caller. Failures are
 /// remembered as described at `ens_client_builder_set_endpoint`. Not
 /// thread-safe per builder.
 ///
@@ -831,7 +839,7 @@ pub unsafe extern "C" fn ens_client_builder_set_timeout_ms(
 /// milliseconds (default 5000).
 ///
 /// Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
-/// zero `timeout_ms`. The builder stays owned by the caller. Failures are
+/// `timeout_ms` of 0 or over 86400000 (one day). The builder stays owned by the caller. Failures are
 /// remembered as described at `ens_client_builder_set_endpoint`. Not
 /// thread-safe per builder.
 ///
@@ -855,7 +863,7 @@ pub unsafe extern "C" fn ens_client_builder_set_connect_timeout_ms(
 /// the body, in milliseconds (default 10000).
 ///
 /// Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
-/// zero `timeout_ms`. The builder stays owned by the caller. Failures are
+/// `timeout_ms` of 0 or over 86400000 (one day). The builder stays owned by the caller. Failures are
 /// remembered as described at `ens_client_builder_set_endpoint`. Not
 /// thread-safe per builder.
 ///

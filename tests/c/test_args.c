@@ -107,6 +107,13 @@ static void test_setters(void) {
     b = ens_client_builder_new();
     CHECK_STATUS(ens_client_builder_set_read_timeout_ms(b, 0), ENS_ERR_INVALID_ARGUMENT, NULL);
     build_reports(b, "ens_client_builder_set_read_timeout_ms", "timeout_ms", "must be above 0");
+    /* Over one day: refused, not a deadline that overflows the clock. */
+    b = ens_client_builder_new();
+    CHECK_STATUS(ens_client_builder_set_timeout_ms(b, UINT64_MAX), ENS_ERR_INVALID_ARGUMENT, NULL);
+    build_reports(b, "ens_client_builder_set_timeout_ms", "timeout_ms", "must be at most 86400000");
+    b = ens_client_builder_new();
+    CHECK_STATUS(ens_client_builder_set_read_timeout_ms(b, 86400001), ENS_ERR_INVALID_ARGUMENT, NULL);
+    build_reports(b, "ens_client_builder_set_read_timeout_ms", "timeout_ms", "must be at most 86400000");
 
     /* The message never quotes a bad secret. */
     b = ens_client_builder_new();
