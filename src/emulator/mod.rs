@@ -533,6 +533,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+mod acs3;
 mod oss;
 pub use oss::StoredObject;
 
@@ -830,7 +831,13 @@ fn handle(
         ))
     } else {
         match params {
-            Ok(ref p) => process(&req.method, p, shared, &request_id),
+            Ok(ref p) => {
+                let signed = match req.header("authorization") {
+                    Some(auth) => acs3::signed(req, path, raw_query, auth),
+                    None => rpc_v1_signed(&req.method, p),
+                };
+                signed.and_then(|signed| process(&signed, p, shared, &request_id))
+            }
             Err(ref bad) => Err(fail(
                 400,
                 "InvalidParameter",
@@ -934,13 +941,26 @@ fn parse_pairs(s: &str) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-/// Checks a request as the service does, then runs its action.
-fn process(
-    method: &str,
-    params: &[(String, String)],
-    shared: &Shared,
-    request_id: &str,
-) -> Result<serde_json::Value, ApiFailure> {
+/// Who signed a request, and how, in whichever signature it came.
+struct Signed<'a> {
+    action: &'a str,
+    version: &'a str,
+    access_key_id: &'a str,
+    security_token: Option<&'a str>,
+    nonce: &'a str,
+    /// `YYYY-MM-DDThh:mm:ssZ`, from `Timestamp` or `x-acs-date`.
+    timestamp: &'a str,
+    signature: &'a str,
+    /// The server's own signature for a secret, and what to show when the
+    /// request's differs (the server's string to sign).
+    expected: Box<dyn Fn(&str) -> (String, String) + 'a>,
+}
+
+/// The facts of an RPC signature 1.0 request, all in its parameters.
+fn rpc_v1_signed<'a>(
+    method: &'a str,
+    params: &'a [(String, String)],
+) -> Result<Signed<'a>, ApiFailure> {
     let get = |name: &str| param(params, name);
     for required in [
         "Action",
@@ -960,7 +980,6 @@ fn process(
         }
     }
     let field = |name: &str| get(name).unwrap_or_default();
-
     if field("SignatureMethod") != "HMAC-SHA1" {
         return Err(fail(
             400,
@@ -978,9 +997,35 @@ fn process(
             "Specified signature version is not valid.",
         ));
     }
+    Ok(Signed {
+        action: field("Action"),
+        version: field("Version"),
+        access_key_id: field("AccessKeyId"),
+        security_token: get("SecurityToken"),
+        nonce: field("SignatureNonce"),
+        timestamp: field("Timestamp"),
+        signature: field("Signature"),
+        expected: Box::new(move |secret| {
+            let unsigned: Vec<(&str, &str)> = params
+                .iter()
+                .filter(|(k, _)| k != "Signature")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let sig = sign::rpc_v1(method, &unsigned, secret);
+            (sig.signature, sig.string_to_sign)
+        }),
+    })
+}
 
+/// Checks a signed request as the service does, then runs its action.
+fn process(
+    signed: &Signed<'_>,
+    params: &[(String, String)],
+    shared: &Shared,
+    request_id: &str,
+) -> Result<serde_json::Value, ApiFailure> {
     // Timestamp: well formed and within 15 minutes.
-    let ts = field("Timestamp");
+    let ts = signed.timestamp;
     let Some(when) = crate::clock::parse_iso8601_utc(ts) else {
         return Err(fail(
             400,
@@ -1001,14 +1046,14 @@ fn process(
     }
 
     // The key, its token, then the signature.
-    let Some(key) = shared.config.keys.get(field("AccessKeyId")) else {
+    let Some(key) = shared.config.keys.get(signed.access_key_id) else {
         return Err(fail(
             404,
             "InvalidAccessKeyId.NotFound",
             "Specified access key is not found.",
         ));
     };
-    match (&key.token, get("SecurityToken")) {
+    match (&key.token, signed.security_token) {
         (Some(_), None) => {
             return Err(fail(
                 400,
@@ -1032,41 +1077,35 @@ fn process(
         }
         _ => {}
     }
-    let unsigned: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(k, _)| k != "Signature")
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let expected = sign::rpc_v1(method, &unsigned, &key.secret);
-    if expected.signature != field("Signature") {
+    let (expected, string_to_sign) = (signed.expected)(&key.secret);
+    if expected != signed.signature {
         return Err(fail(
             400,
             "SignatureDoesNotMatch",
             format!(
-                "Specified signature is not matched with our calculation. server string to sign is:{}",
-                expected.string_to_sign
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
             ),
         ));
     }
-    if !lock(&shared.nonces).insert(field("SignatureNonce")) {
+    if !lock(&shared.nonces).insert(signed.nonce) {
         return Err(fail(
             400,
             "SignatureNonceUsed",
             "Specified signature nonce was used already.",
         ));
     }
-    if field("Version") != crate::API_VERSION {
+    if signed.version != crate::API_VERSION {
         return Err(fail(
             400,
             "InvalidVersion",
             format!(
                 "Specified parameter Version {} is not valid.",
-                field("Version")
+                signed.version
             ),
         ));
     }
 
-    match field("Action") {
+    match signed.action {
         "PrepareUpload" => prepare_upload(key.state, params, shared, request_id),
         other => Err(fail(
             404,
