@@ -951,10 +951,12 @@ struct Signed<'a> {
     /// `YYYY-MM-DDThh:mm:ssZ`, from `Timestamp` or `x-acs-date`.
     timestamp: &'a str,
     signature: &'a str,
-    /// The server's own signature for a secret, and what to show when the
-    /// request's differs (the server's string to sign).
-    expected: Box<dyn Fn(&str) -> (String, String) + 'a>,
+    expected: ExpectedSignature<'a>,
 }
+
+/// The server's own signature for a secret, and what to show when the
+/// request's differs (the server's string to sign).
+type ExpectedSignature<'a> = Box<dyn Fn(&str) -> (String, String) + 'a>;
 
 /// The facts of an RPC signature 1.0 request, all in its parameters.
 fn rpc_v1_signed<'a>(
