@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int requests = 0; /* what the emulator should have seen */
 
@@ -94,6 +96,34 @@ static void test_access_key(void) {
     requests++;
     check_physical_bucket(ens_prepare_upload_result_bucket_name(r));
     ens_prepare_upload_result_free(r);
+    ens_client_free(c);
+}
+
+/* A process forked after signing, with a client of its own, must not send
+ * its parent's nonces again (the emulator would answer SignatureNonceUsed). */
+static void test_fork(void) {
+    ens_client *c = emu_client();
+    prepare_ok(c, NULL);
+    fflush(stdout);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        ens_client_free(c);
+        c = emu_client();
+        ens_prepare_upload_result *r = NULL;
+        ens_error *e = NULL;
+        ens_status s = ens_prepare_upload(c, "test", NULL, &r, &e);
+        if (s != ENS_OK) fprintf(stderr, "forked child: %s: %s\n", ens_status_str(s), ens_error_message(e));
+        ens_error_free(e);
+        ens_prepare_upload_result_free(r);
+        ens_client_free(c);
+        _exit(s == ENS_OK ? 0 : 1);
+    }
+    prepare_ok(c, NULL);
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    requests++; /* the child's call; prepare_ok counts the parent's */
     ens_client_free(c);
 }
 
@@ -229,6 +259,7 @@ int main(void) {
     test_status_names();
     test_access_key();
     test_sts();
+    test_fork();
     test_extra_params();
     test_call();
     test_credentials_from_env();
