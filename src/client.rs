@@ -381,8 +381,9 @@ impl Client {
 
     fn call_typed<T: DeserializeOwned>(&self, action: &str, params: &[(&str, &str)]) -> Result<T> {
         check_call_params(action, params)?;
-        let (status, body) = self.send(action, params)?;
-        response::decode_success(status, &body)
+        self.send(action, params)
+            .and_then(|(status, body)| response::decode_success(status, &body))
+            .map_err(|e| e.redact_credentials(&self.inner.credentials))
     }
 
     /// The shared HTTP agent (connection pool, timeouts, proxy, TLS).

@@ -344,6 +344,36 @@ impl Error {
         self
     }
 
+    /// Removes every trace of the credentials' secrets from what the server
+    /// or the network sent back (a redirect's `Location` echoing the signed
+    /// URL, an HTML page quoting it, a message): the secret and the security
+    /// token as they are and percent-encoded, and any `SecurityToken=` or
+    /// `Signature=` value.
+    pub(crate) fn redact_credentials(mut self, creds: &crate::Credentials) -> Error {
+        let scrub = |s: &mut String| *s = crate::response::redact_secrets(s, creds);
+        match &mut self {
+            Error::Api(e) => {
+                scrub(&mut e.message);
+                scrub(&mut e.recommend);
+            }
+            Error::Transport { message, .. } => scrub(message),
+            Error::Redirect {
+                location: Some(location),
+                ..
+            } => scrub(location),
+            Error::Decode {
+                reason,
+                body_prefix,
+                ..
+            } => {
+                scrub(reason);
+                scrub(body_prefix);
+            }
+            _ => {}
+        }
+        self
+    }
+
     pub(crate) fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::InvalidInput {
             field: field.into(),

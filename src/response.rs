@@ -130,6 +130,28 @@ pub(crate) fn redact_security_token(s: &str) -> String {
     redact_value(&s, "SecurityToken=", "&")
 }
 
+/// `text` with the credentials' secret and security token (as they are,
+/// percent-encoded once and twice) and any `SecurityToken=` or `Signature=`
+/// value replaced by `<redacted>`.
+pub(crate) fn redact_secrets(text: &str, creds: &crate::Credentials) -> String {
+    let mut out = redact_security_token(text);
+    out = redact_value(&out, "Signature=", "&");
+    for secret in [Some(creds.secret()), creds.security_token()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+    {
+        let once = crate::sign::percent_encode(secret);
+        let twice = crate::sign::percent_encode(&once);
+        for needle in [secret, once.as_str(), twice.as_str()] {
+            if out.contains(needle) {
+                out = out.replace(needle, "<redacted>");
+            }
+        }
+    }
+    out
+}
+
 /// Replaces what follows each `key` up to the next `end` with `<redacted>`.
 fn redact_value(s: &str, key: &str, end: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -497,3 +497,43 @@ fn debug_output_never_holds_secrets() {
     }
     assert!(shown.contains("id"), "{shown}");
 }
+
+#[test]
+fn what_the_server_echoes_back_never_carries_the_token_the_secret_or_the_signature() {
+    const TOKEN: &str = "CAIS+TOKEN/DO=NOT&LEAK";
+    let encoded = ens_upload::sign::percent_encode(TOKEN);
+    let sts = || Credentials::sts("STS.id", SECRET, TOKEN);
+    let client = |endpoint: &str| {
+        Client::builder()
+            .endpoint(endpoint)
+            .credentials(sts())
+            .read_timeout(Duration::from_secs(5))
+            .retries(0)
+            .build()
+            .unwrap()
+    };
+    // A redirect echoing the signed URL, and a proxy's page quoting it.
+    let echoed = format!(
+        "http://elsewhere/?AccessKeyId=STS.id&SecurityToken={encoded}&Signature=c2lnbmVk%3D&Timestamp=1"
+    );
+    let redirect = canned_server(
+        http_response("301 Moved", &format!("Location: {echoed}\r\n"), b""),
+        1,
+    );
+    let page = format!("<html>Blocked: POST {echoed} (token {TOKEN}, key {SECRET})</html>");
+    let html = canned_server(http_response("403 Forbidden", "", page.as_bytes()), 1);
+    for endpoint in [redirect, html] {
+        let e = client(&endpoint)
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Redirect { .. } | Error::Decode { .. }),
+            "{e:?}"
+        );
+        let shown = format!("{e} {e:?}");
+        for leak in [TOKEN, encoded.as_str(), SECRET, "c2lnbmVk"] {
+            assert!(!shown.contains(leak), "{leak} leaked: {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}
