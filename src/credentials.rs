@@ -415,8 +415,20 @@ pub(crate) fn credentials_from_cli_config(
         sts_token: String,
     }
     let config: Config = serde_json::from_str(text).map_err(|e| {
-        // serde_json errors give line and column only, never the content.
-        Error::credentials(format!("{} is not valid JSON: {e}", path.display()))
+        // Only the kind and the place: serde_json's own text quotes the
+        // value it choked on, which may be a secret.
+        let what = match e.classify() {
+            serde_json::error::Category::Io => "could not be read",
+            serde_json::error::Category::Syntax => "is not valid JSON",
+            serde_json::error::Category::Data => "does not have the aliyun CLI's shape",
+            serde_json::error::Category::Eof => "ends too early",
+        };
+        Error::credentials(format!(
+            "{} {what} (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
     })?;
     let name = match profile {
         Some(p) => p.to_owned(),
@@ -540,6 +552,22 @@ mod tests {
         assert!(msg.contains("environment"), "{msg}");
         assert!(msg.contains("credentials.ini"), "{msg}");
         assert!(msg.contains("config.json"), "{msg}");
+    }
+
+    #[test]
+    fn a_malformed_cli_config_is_reported_without_its_values() {
+        // A secret where a string list was expected: serde_json's own
+        // message would quote it.
+        for text in [
+            r#"{"current":"default","profiles":[{"name":"default","access_key_secret":["SECRET-DO-NOT-LEAK"]}]}"#,
+            r#"{"current":"default","profiles":[{"name":"default","access_key_secret":7}], "SECRET-DO-NOT-LEAK"}"#,
+            r#"{"profiles":"SECRET-DO-NOT-LEAK"}"#,
+        ] {
+            let e = Credentials::from_cli_config_str(text, None).unwrap_err();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("SECRET-DO-NOT-LEAK"), "{shown}");
+            assert!(shown.contains("line 1, column"), "{shown}");
+        }
     }
 
     #[test]
