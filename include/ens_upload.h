@@ -2,7 +2,7 @@
  * ens_upload.h: the C API of ens-upload, a small blocking client for
  * Alibaba Cloud ENS PrepareUpload (API 2017-11-10).
  *
- * Link with -lens_upload (see docs/c-api.md or `pkg-config --libs ens_upload`).
+ * Link with -lens_upload (see the C API section of README.md, or `pkg-config --libs ens_upload`).
  *
  * Rules every function follows:
  *  - Handles (ens_client_builder, ens_client, ens_prepare_upload_result,
