@@ -1,9 +1,9 @@
 //! The OSS side of the emulator: the object storage `PrepareUpload` points
 //! devices at. It serves PutObject, InitiateMultipartUpload, UploadPart,
-//! CompleteMultipartUpload, AbortMultipartUpload, GetObject and HeadObject
-//! on the same port, path-style or virtual-hosted (by the `Host` header),
-//! checks OSS header signature V1 with the emulator's keys, and answers
-//! errors with OSS's XML bodies.
+//! ListParts, CompleteMultipartUpload, AbortMultipartUpload, GetObject and
+//! HeadObject on the same port, path-style or virtual-hosted (by the `Host`
+//! header), checks OSS header signature V1 with the emulator's keys, and
+//! answers errors with OSS's XML bodies.
 //!
 //! Bodies stream to files in a temporary directory of the emulator (removed
 //! when it stops), with their CRC-64 computed on the way; nothing is held
@@ -33,6 +33,8 @@ const MAX_XML_BODY: u64 = 4 << 20;
 /// Parts but the last must be at least this long.
 const MIN_PART_SIZE: u64 = 100 << 10;
 const MAX_PART_NUMBER: u32 = 10_000;
+/// ListParts answers at most this many parts (also the default).
+const MAX_LIST_PARTS: u32 = 1000;
 
 /// Whether a request is for the OSS side (anything but the RPC API at `/`).
 pub(super) fn is_oss_request(req: &HttpRequest) -> bool {
@@ -62,6 +64,8 @@ struct StoredPart {
     size: u64,
     crc64: u64,
     etag: String,
+    /// When it was stored, Unix seconds by the emulator's clock.
+    modified: i64,
 }
 
 struct Upload {
@@ -380,6 +384,7 @@ impl Session<'_> {
             ("PUT", None) => self.put_object(&bucket, &key),
             ("POST", None) if has(self.query, "uploads") => self.initiate(&bucket, &key),
             ("POST", Some(id)) => self.complete(&bucket, &key, &id),
+            ("GET", Some(id)) => self.list_parts(&bucket, &key, &id),
             ("DELETE", Some(id)) => self.abort(&bucket, &key, &id),
             ("GET" | "HEAD", None) => self.get(&bucket, &key),
             _ => Err(failure(
@@ -652,6 +657,7 @@ impl Session<'_> {
             size,
             crc64: crc,
             etag: tag.clone(),
+            modified: self.shared.now(),
         };
         let old = {
             let mut state = lock(&self.shared.oss.state);
@@ -676,6 +682,96 @@ impl Session<'_> {
             ("x-oss-hash-crc64ecma", self.crc_header(crc)),
         ];
         Ok(Answer::ok(headers, Body::Bytes(Vec::new())))
+    }
+
+    /// ListParts: the parts uploaded so far, ascending, `max-parts` (1 to
+    /// 1000, default 1000) after `part-number-marker`, the key URL-encoded
+    /// with `encoding-type=url`. Only `uploadId` is signed (V1 leaves the
+    /// other three out of the canonicalized resource).
+    fn list_parts(&mut self, bucket: &str, key: &str, id: &str) -> Result<Answer, Failure> {
+        self.receive(None)?;
+        let given = |name: &str| value(self.query, name).filter(|v| !v.is_empty());
+        let max_parts = match given("max-parts") {
+            None => MAX_LIST_PARTS,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIST_PARTS).contains(n))
+                .ok_or_else(|| {
+                    failure(
+                        400,
+                        "InvalidArgument",
+                        "Argument max-parts must be an integer between 1 and 1000.",
+                    )
+                })?,
+        };
+        let marker = match given("part-number-marker") {
+            None => 0,
+            Some(v) => v.parse::<u32>().map_err(|_| {
+                failure(
+                    400,
+                    "InvalidArgument",
+                    "Argument part-number-marker must be a non-negative integer.",
+                )
+            })?,
+        };
+        let url_encoded = match given("encoding-type") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("url") => true,
+            Some(_) => {
+                return Err(failure(
+                    400,
+                    "InvalidArgument",
+                    "Argument encoding-type must be url.",
+                ))
+            }
+        };
+        // One page, and whether any part follows it, read in one go.
+        let (page, truncated) = {
+            let state = lock(&self.shared.oss.state);
+            let upload = state
+                .uploads
+                .get(id)
+                .filter(|u| u.bucket == bucket && u.key == key)
+                .ok_or_else(no_such_upload)?;
+            let mut after = upload
+                .parts
+                .range(marker.saturating_add(1)..)
+                .map(|(n, p)| (*n, p.modified, p.etag.clone(), p.crc64, p.size));
+            let page: Vec<_> = after.by_ref().take(max_parts as usize).collect();
+            (page, after.next().is_some())
+        };
+        let next_marker = page.last().map_or(marker, |p| p.0);
+        let shown_key = if url_encoded {
+            sign::percent_encode(key)
+        } else {
+            key.to_owned()
+        };
+        let mut body = String::with_capacity(400 + page.len() * 220);
+        body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListPartsResult>");
+        body.push_str(&format!("<Bucket>{}</Bucket>", xml::escape_text(bucket)));
+        if url_encoded {
+            body.push_str("<EncodingType>url</EncodingType>");
+        }
+        body.push_str(&format!(
+            "<Key>{}</Key><UploadId>{}</UploadId><StorageClass>Standard</StorageClass>\
+             <PartNumberMarker>{marker}</PartNumberMarker>\
+             <NextPartNumberMarker>{next_marker}</NextPartNumberMarker>\
+             <MaxParts>{max_parts}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
+            xml::escape_text(&shown_key),
+            xml::escape_text(id),
+        ));
+        for (number, modified, tag, crc, size) in &page {
+            body.push_str(&format!(
+                "<Part><PartNumber>{number}</PartNumber>\
+                 <LastModified>{}</LastModified><ETag>{}</ETag>\
+                 <HashCrc64ecma>{crc}</HashCrc64ecma><Size>{size}</Size></Part>",
+                last_modified(*modified),
+                xml::escape_text(tag),
+            ));
+        }
+        body.push_str("</ListPartsResult>");
+        Ok(xml_answer(body))
     }
 
     fn complete(&mut self, bucket: &str, key: &str, id: &str) -> Result<Answer, Failure> {
@@ -833,6 +929,15 @@ fn etag(crc: u64, size: u64, parts: Option<usize>) -> String {
     }
 }
 
+/// OSS's `LastModified`: ISO 8601 in UTC with milliseconds,
+/// `2012-02-23T07:01:34.000Z`.
+fn last_modified(unix: i64) -> String {
+    let mut s = crate::clock::format_iso8601(unix);
+    s.pop(); // the `Z`
+    s.push_str(".000Z");
+    s
+}
+
 fn xml_answer(body: String) -> Answer {
     Answer::ok(
         vec![("Content-Type", "application/xml".to_owned())],
@@ -938,5 +1043,6 @@ mod tests {
             etag(1, 2, Some(3)),
             "\"00000000000000010000000000000002-3\""
         );
+        assert_eq!(last_modified(1_330_066_894), "2012-02-24T07:01:34.000Z");
     }
 }

@@ -1,0 +1,675 @@
+//! The emulator's OSS side answering ListParts (`GET /<bucket>/<key>?uploadId=`)
+//! to signed requests sent by hand: the listed parts, paging with
+//! `max-parts` and `part-number-marker`, `encoding-type=url`, which query
+//! parameters the V1 signature covers, bad arguments and `NoSuchUpload`; and
+//! the parts an upload by the library left open when cancelled.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ens_upload::emulator::Emulator;
+use ens_upload::sign::{oss_canonical_resource, oss_v1, percent_encode};
+use ens_upload::upload::MIN_PART_SIZE;
+use ens_upload::{Client, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
+
+const KEY_ID: &str = "LTAIEmulatorTestKeyId";
+const SECRET: &str = "EmulatorTestSecret";
+
+/// An HTTP answer.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The text of the first `<tag>` of the body.
+    fn text(&self, tag: &str) -> Option<String> {
+        text(&self.body, tag)
+    }
+}
+
+fn text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&close)?;
+    Some(xml[start..end].to_owned())
+}
+
+/// The bodies of every `<tag>` element, in order.
+fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(s) = rest.find(&open) {
+        let body = &rest[s + open.len()..];
+        let Some(e) = body.find(&close) else { break };
+        out.push(&body[..e]);
+        rest = &body[e + close.len()..];
+    }
+    out
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(unix: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[m as usize - 1],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `2012-02-23T07:01:34.000Z`, OSS's `LastModified`.
+fn oss_time(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil(unix.div_euclid(86_400));
+    format!(
+        "{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Signs and sends one OSS request to the emulator (path-style), reading
+/// the whole answer. `query` is `(name, value)` pairs sent in this order;
+/// `signed_resource`, when given, replaces the canonicalized resource the
+/// signature is computed over (to sign the wrong thing on purpose).
+fn send(
+    emu: &Emulator,
+    method: &str,
+    bucket: &str,
+    key: &str,
+    query: &[(&str, Option<&str>)],
+    body: &[u8],
+    signed_resource: Option<&str>,
+) -> Reply {
+    let date = http_date(unix_now());
+    let resource = signed_resource.map_or_else(
+        || oss_canonical_resource(Some(bucket), key, query),
+        str::to_owned,
+    );
+    let no_headers: [(&str, &str); 0] = [];
+    let sig = oss_v1(method, "", "", &date, &no_headers, &resource, SECRET);
+    let path: Vec<String> = key.split('/').map(percent_encode).collect();
+    let mut target = format!("/{bucket}/{}", path.join("/"));
+    for (i, (k, v)) in query.iter().enumerate() {
+        target.push(if i == 0 { '?' } else { '&' });
+        target.push_str(&percent_encode(k));
+        if let Some(v) = v {
+            target.push('=');
+            target.push_str(&percent_encode(v));
+        }
+    }
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\n\
+         Authorization: OSS {KEY_ID}:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        emu.addr(),
+        sig.signature,
+        body.len()
+    );
+    let mut s = TcpStream::connect(emu.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).expect("a text answer");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// A multipart upload opened by hand, its parts sent with [`Upload::part`].
+struct Upload<'a> {
+    emu: &'a Emulator,
+    bucket: String,
+    key: String,
+    id: String,
+}
+
+/// What UploadPart answered for a part.
+#[derive(Debug, Clone, PartialEq)]
+struct Sent {
+    number: u32,
+    etag: String,
+    crc64: String,
+    size: usize,
+}
+
+impl<'a> Upload<'a> {
+    fn initiate(emu: &'a Emulator, key: &str) -> Upload<'a> {
+        let bucket = emu.oss_bucket_for("test");
+        let r = send(emu, "POST", &bucket, key, &[("uploads", None)], b"", None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let id = r.text("UploadId").unwrap();
+        Upload {
+            emu,
+            bucket,
+            key: key.to_owned(),
+            id,
+        }
+    }
+
+    fn part(&self, number: u32, body: &[u8]) -> Sent {
+        let n = number.to_string();
+        let q = [
+            ("partNumber", Some(n.as_str())),
+            ("uploadId", Some(&*self.id)),
+        ];
+        let r = send(self.emu, "PUT", &self.bucket, &self.key, &q, body, None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        Sent {
+            number,
+            etag: r.header("ETag").unwrap().to_owned(),
+            crc64: r.header("x-oss-hash-crc64ecma").unwrap().to_owned(),
+            size: body.len(),
+        }
+    }
+
+    /// ListParts with these extra query parameters (after `uploadId`).
+    fn list(&self, extra: &[(&str, Option<&str>)]) -> Reply {
+        list_parts(self.emu, &self.bucket, &self.key, &self.id, extra)
+    }
+}
+
+fn list_parts(
+    emu: &Emulator,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    extra: &[(&str, Option<&str>)],
+) -> Reply {
+    let mut q = vec![("uploadId", Some(id))];
+    q.extend_from_slice(extra);
+    send(emu, "GET", bucket, key, &q, b"", None)
+}
+
+/// The parts a ListPartsResult lists.
+fn listed(r: &Reply) -> Vec<Sent> {
+    elements(&r.body, "Part")
+        .into_iter()
+        .map(|p| Sent {
+            number: text(p, "PartNumber").unwrap().parse().unwrap(),
+            etag: text(p, "ETag").unwrap(),
+            crc64: text(p, "HashCrc64ecma").unwrap(),
+            size: text(p, "Size").unwrap().parse().unwrap(),
+        })
+        .collect()
+}
+
+fn numbers(r: &Reply) -> Vec<u32> {
+    listed(r).iter().map(|p| p.number).collect()
+}
+
+/// The paging elements: (PartNumberMarker, NextPartNumberMarker, MaxParts,
+/// IsTruncated).
+fn paging(r: &Reply) -> (String, String, String, String) {
+    (
+        r.text("PartNumberMarker").unwrap(),
+        r.text("NextPartNumberMarker").unwrap(),
+        r.text("MaxParts").unwrap(),
+        r.text("IsTruncated").unwrap(),
+    )
+}
+
+fn strings(a: &str, b: &str, c: &str, d: &str) -> (String, String, String, String) {
+    (a.into(), b.into(), c.into(), d.into())
+}
+
+#[test]
+fn lists_the_uploaded_parts_ascending_with_their_etags_crcs_and_sizes() {
+    let emu = Emulator::start().unwrap();
+    let up = Upload::initiate(&emu, "dir/listed.bin");
+    let before = unix_now();
+    // Sent out of order; part 2 sent twice (the second one counts).
+    let p3 = up.part(3, &[3u8; 3000]);
+    let p1 = up.part(1, &[1u8; 1000]);
+    up.part(2, &[2u8; 2000]);
+    let p2 = up.part(2, &[22u8; 2500]);
+    let after = unix_now();
+
+    let r = up.list(&[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("Content-Type"), Some("application/xml"));
+    assert!(r.header("x-oss-request-id").is_some());
+    assert!(r.body.starts_with("<?xml"), "{}", r.body);
+    assert_eq!(elements(&r.body, "ListPartsResult").len(), 1, "{}", r.body);
+    assert_eq!(r.text("Bucket").unwrap(), up.bucket);
+    assert_eq!(r.text("Key").unwrap(), "dir/listed.bin");
+    assert_eq!(r.text("UploadId").unwrap(), up.id);
+    assert_eq!(r.text("EncodingType"), None);
+    assert_eq!(paging(&r), strings("0", "3", "1000", "false"));
+    let parts = listed(&r);
+    assert_eq!(parts, vec![p1.clone(), p2.clone(), p3.clone()]);
+    // ETags quoted as UploadPart answers them, and different for different bytes.
+    assert!(parts
+        .iter()
+        .all(|p| p.etag.starts_with('"') && p.etag.ends_with('"')));
+    assert_ne!(p1.etag, p2.etag);
+    // LastModified: when each part was stored, in OSS's format.
+    let when: Vec<String> = (before..=after).map(oss_time).collect();
+    for p in elements(&r.body, "Part") {
+        let t = text(p, "LastModified").unwrap();
+        assert!(when.contains(&t), "{t} not in {when:?}");
+    }
+
+    // Recorded like the other requests.
+    let reqs = emu.requests();
+    let rec = reqs.last().unwrap();
+    assert_eq!(rec.method, "GET");
+    assert_eq!(rec.path, format!("/{}/dir/listed.bin", up.bucket));
+    assert_eq!(rec.param("uploadId"), Some(up.id.as_str()));
+    assert_eq!((rec.status, rec.code.as_deref()), (200, None));
+
+    // Listing changes nothing: the upload completes with the listed parts.
+    let xml: String = parts
+        .iter()
+        .map(|p| {
+            format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                p.number, p.etag
+            )
+        })
+        .collect();
+    // Parts but the last must be 100 KiB: 1 KiB parts are EntityTooSmall,
+    // which shows the list was checked against the stored parts.
+    let body = format!("<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>");
+    let q = [("uploadId", Some(up.id.as_str()))];
+    let r = send(&emu, "POST", &up.bucket, &up.key, &q, body.as_bytes(), None);
+    assert_eq!(
+        (r.status, r.text("Code").as_deref()),
+        (400, Some("EntityTooSmall"))
+    );
+    assert_eq!(emu.oss_uploads_in_progress(), 1);
+}
+
+#[test]
+fn an_upload_without_parts_lists_none() {
+    let emu = Emulator::start().unwrap();
+    let up = Upload::initiate(&emu, "empty");
+    let r = up.list(&[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(listed(&r).is_empty(), "{}", r.body);
+    assert_eq!(paging(&r), strings("0", "0", "1000", "false"));
+}
+
+#[test]
+fn pages_with_max_parts_and_part_number_marker() {
+    let emu = Emulator::start().unwrap();
+    let up = Upload::initiate(&emu, "paged");
+    let sent: Vec<Sent> = [1u32, 2, 5]
+        .iter()
+        .map(|&n| up.part(n, &vec![n as u8; 100 * n as usize]))
+        .collect();
+
+    // One part a page, following NextPartNumberMarker as the SDKs do.
+    let mut marker = String::from("0");
+    let mut pages = Vec::new();
+    loop {
+        let r = up.list(&[
+            ("part-number-marker", Some(&marker)),
+            ("max-parts", Some("1")),
+        ]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (m, next, max, truncated) = paging(&r);
+        assert_eq!((m.as_str(), max.as_str()), (marker.as_str(), "1"));
+        pages.push((listed(&r), next.clone(), truncated.clone()));
+        if truncated == "false" {
+            break;
+        }
+        marker = next;
+        assert!(pages.len() < 10, "{pages:?}");
+    }
+    let expected: Vec<(Vec<Sent>, String, String)> = vec![
+        (vec![sent[0].clone()], "1".into(), "true".into()),
+        (vec![sent[1].clone()], "2".into(), "true".into()),
+        (vec![sent[2].clone()], "5".into(), "false".into()),
+    ];
+    assert_eq!(pages, expected);
+
+    // Only parts after the marker, the marker itself need not be a part.
+    let r = up.list(&[("part-number-marker", Some("3"))]);
+    assert_eq!(numbers(&r), [5]);
+    assert_eq!(paging(&r), strings("3", "5", "1000", "false"));
+    let r = up.list(&[("part-number-marker", Some("1")), ("max-parts", Some("2"))]);
+    assert_eq!(numbers(&r), [2, 5]);
+    assert_eq!(paging(&r), strings("1", "5", "2", "false"));
+    let r = up.list(&[("max-parts", Some("2"))]);
+    assert_eq!(numbers(&r), [1, 2]);
+    assert_eq!(paging(&r), strings("0", "2", "2", "true"));
+    // Past the last part: none, not truncated, the marker back.
+    let r = up.list(&[("part-number-marker", Some("5"))]);
+    assert!(numbers(&r).is_empty());
+    assert_eq!(paging(&r), strings("5", "5", "1000", "false"));
+    let r = up.list(&[("part-number-marker", Some("20000"))]);
+    assert!(numbers(&r).is_empty(), "{}", r.body);
+    // Empty values (oss2's `list_parts` sends `part-number-marker=` by
+    // default) are the defaults.
+    let r = up.list(&[("part-number-marker", Some("")), ("max-parts", Some(""))]);
+    assert_eq!(numbers(&r), [1, 2, 5]);
+    assert_eq!(paging(&r), strings("0", "5", "1000", "false"));
+    // The largest page.
+    let r = up.list(&[("max-parts", Some("1000"))]);
+    assert_eq!(numbers(&r), [1, 2, 5]);
+}
+
+#[test]
+fn encoding_type_url_encodes_the_key() {
+    let emu = Emulator::start().unwrap();
+    let up = Upload::initiate(&emu, "dir/a b&c<ü>.bin");
+    up.part(1, b"x");
+    let r = up.list(&[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.text("Key").unwrap(), "dir/a b&amp;c&lt;ü&gt;.bin");
+    assert_eq!(r.text("EncodingType"), None);
+    let r = up.list(&[("encoding-type", Some("url"))]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.text("EncodingType").as_deref(), Some("url"));
+    assert_eq!(
+        r.text("Key").unwrap(),
+        "dir%2Fa%20b%26c%3C%C3%BC%3E.bin",
+        "{}",
+        r.body
+    );
+    assert_eq!(numbers(&r), [1]);
+}
+
+#[test]
+fn bad_arguments_are_invalid_argument() {
+    let emu = Emulator::start().unwrap();
+    let up = Upload::initiate(&emu, "args");
+    up.part(1, b"x");
+    for (name, value) in [
+        ("max-parts", "0"),
+        ("max-parts", "1001"),
+        ("max-parts", "-1"),
+        ("max-parts", "ten"),
+        ("part-number-marker", "-1"),
+        ("part-number-marker", "1.5"),
+        ("encoding-type", "base64"),
+    ] {
+        let r = up.list(&[(name, Some(value))]);
+        assert_eq!(
+            (r.status, r.text("Code").as_deref()),
+            (400, Some("InvalidArgument")),
+            "{name}={value}: {}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn unknown_finished_or_foreign_uploads_are_no_such_upload() {
+    let emu = Emulator::start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let no_such_upload = |r: &Reply| {
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert_eq!(
+            r.text("Code").as_deref(),
+            Some("NoSuchUpload"),
+            "{}",
+            r.body
+        );
+        assert!(r.text("RequestId").is_some());
+    };
+    no_such_upload(&list_parts(
+        &emu,
+        &bucket,
+        "k",
+        "0004B999EF5A239BB9138C6227D69F95",
+        &[],
+    ));
+
+    // Another key's upload.
+    let up = Upload::initiate(&emu, "k");
+    up.part(1, b"x");
+    no_such_upload(&list_parts(&emu, &bucket, "other", &up.id, &[]));
+    assert_eq!(up.list(&[]).status, 200);
+    let rec = emu.requests();
+    let miss = rec
+        .iter()
+        .find(|r| r.method == "GET" && r.path.ends_with("/other"))
+        .unwrap();
+    assert_eq!(
+        (miss.status, miss.code.as_deref()),
+        (404, Some("NoSuchUpload"))
+    );
+
+    // Aborted.
+    let q = [("uploadId", Some(up.id.as_str()))];
+    assert_eq!(
+        send(&emu, "DELETE", &bucket, "k", &q, b"", None).status,
+        204
+    );
+    no_such_upload(&up.list(&[]));
+
+    // Completed.
+    let up = Upload::initiate(&emu, "done");
+    let p = up.part(1, b"only part");
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag></Part></CompleteMultipartUpload>",
+        p.etag
+    );
+    let q = [("uploadId", Some(up.id.as_str()))];
+    let r = send(&emu, "POST", &bucket, "done", &q, body.as_bytes(), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    no_such_upload(&up.list(&[]));
+
+    // A bucket PrepareUpload never handed out.
+    let r = list_parts(&emu, "nobody", "k", "X", &[]);
+    assert_eq!(
+        r.text("Code").as_deref(),
+        Some("NoSuchBucket"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn the_signature_covers_upload_id_and_not_the_paging_parameters() {
+    let emu = Emulator::start().unwrap();
+    let up = Upload::initiate(&emu, "signed");
+    up.part(1, b"x");
+    let q = [
+        ("uploadId", Some(up.id.as_str())),
+        ("max-parts", Some("1")),
+        ("part-number-marker", Some("0")),
+        ("encoding-type", Some("url")),
+    ];
+    let expected_resource = format!("/{}/signed?uploadId={}", up.bucket, up.id);
+    assert_eq!(
+        oss_canonical_resource(Some(&up.bucket), "signed", &q),
+        expected_resource
+    );
+    let r = send(&emu, "GET", &up.bucket, "signed", &q, b"", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(numbers(&r), [1]);
+
+    // Signing without the uploadId, or with the paging parameters in the
+    // resource, does not match: the server's StringToSign shows its resource.
+    let without = format!("/{}/signed", up.bucket);
+    let with_paging = format!(
+        "/{}/signed?encoding-type=url&max-parts=1&part-number-marker=0&uploadId={}",
+        up.bucket, up.id
+    );
+    for wrong in [without, with_paging] {
+        let r = send(&emu, "GET", &up.bucket, "signed", &q, b"", Some(&wrong));
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(r.text("Code").as_deref(), Some("SignatureDoesNotMatch"));
+        let sts = r.text("StringToSign").unwrap();
+        assert!(sts.starts_with("GET\n\n\n"), "{sts:?}");
+        assert!(sts.ends_with(&format!("\n{expected_resource}")), "{sts:?}");
+    }
+    let last = emu.requests().pop().unwrap();
+    assert_eq!(last.code.as_deref(), Some("SignatureDoesNotMatch"));
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "ens-upload-test-emuoss-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn checkpoint_parts(path: &Path) -> Vec<u32> {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    json["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn lists_what_a_cancelled_library_upload_left_open() {
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("cancelled");
+    let path = dir.path("c.bin");
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let ckpt = dir.path("c.ckpt");
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .read_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let opts = || {
+        UploadOptions::new()
+            .part_size(MIN_PART_SIZE)
+            .multipart_threshold(MIN_PART_SIZE)
+            .threads(1)
+            .checkpoint(&ckpt)
+    };
+    let req = PrepareUploadRequest::new("test");
+    let cancel = opts().on_progress(|done, _| {
+        if done >= 350_000 {
+            ProgressAction::Cancel
+        } else {
+            ProgressAction::Continue
+        }
+    });
+    let e = client.upload_file(&req, "c", &path, &cancel).unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
+    assert_eq!(emu.oss_uploads_in_progress(), 1);
+
+    // The parts answered 200 are the ones listed, with the sizes sent.
+    let reqs = emu.requests();
+    let put_parts: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.method == "PUT" && r.param("partNumber").is_some() && r.status == 200)
+        .collect();
+    let id = put_parts[0].param("uploadId").unwrap().to_owned();
+    let mut stored: Vec<(u32, usize)> = put_parts
+        .iter()
+        .map(|r| (r.param("partNumber").unwrap().parse().unwrap(), r.body_len))
+        .collect();
+    stored.sort();
+    let bucket = emu.oss_bucket_for("test");
+    let r = list_parts(&emu, &bucket, "c", &id, &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let parts = listed(&r);
+    let got: Vec<(u32, usize)> = parts.iter().map(|p| (p.number, p.size)).collect();
+    assert_eq!(got, stored);
+    // Each the size of its slice of the file (the last one is shorter, and
+    // may be up already: the cancel comes when the progress says so).
+    for (n, size) in &got {
+        let left = data.len() as u64 - u64::from(n - 1) * MIN_PART_SIZE;
+        assert_eq!(*size as u64, left.min(MIN_PART_SIZE), "{got:?}");
+    }
+    let ckpt_parts = checkpoint_parts(&ckpt);
+    assert!(ckpt_parts.len() >= 3, "{ckpt_parts:?}");
+    assert!(
+        ckpt_parts.iter().all(|n| got.iter().any(|(g, _)| g == n)),
+        "checkpoint {ckpt_parts:?}, listed {got:?}"
+    );
+
+    // The resume completes it; its upload is then gone.
+    let out = client.upload_file(&req, "c", &path, &opts()).unwrap();
+    assert_eq!(out.upload_id.as_deref(), Some(id.as_str()));
+    assert_eq!(emu.oss_object_bytes(&bucket, "c").unwrap(), data);
+    let r = list_parts(&emu, &bucket, "c", &id, &[]);
+    assert_eq!(
+        r.text("Code").as_deref(),
+        Some("NoSuchUpload"),
+        "{}",
+        r.body
+    );
+}
