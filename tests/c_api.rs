@@ -316,6 +316,26 @@ fn answer_one(mut stream: TcpStream, answer: Option<Vec<u8>>) {
     }
 }
 
+/// Serves every connection on a loopback port by writing `banner` at once,
+/// before reading anything, as an SSH server does: what a TLS client meets
+/// when it dials the wrong port.
+fn serve_speaking_first(banner: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let _ = stream.write_all(banner);
+                let mut sink = [0u8; 256];
+                while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    url
+}
+
 fn http(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -336,9 +356,7 @@ impl OddServers {
         OddServers {
             closed,
             silent: serve(None),
-            not_http: serve(Some(
-                b"SSH-2.0-OpenSSH_9.6\r\nnot http at all\r\n\r\n".to_vec(),
-            )),
+            not_http: serve_speaking_first(b"SSH-2.0-OpenSSH_9.6\r\nnot http at all\r\n\r\n"),
             redirect: serve(Some(http(
                 "302 Found",
                 "Location: http://redirect.invalid/elsewhere\r\n",

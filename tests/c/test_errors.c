@@ -371,6 +371,27 @@ static void test_transport(void) {
     check_transport(e, ENS_TRANSPORT_PROTOCOL, 1);
     ens_error_free(e);
     ens_client_free(c);
+
+    /* A name that does not resolve: retried like a failed connection. */
+    b = emu_builder("http://no-such-host.invalid", "LTAIid", "secret", NULL);
+    CHECK_STATUS(ens_client_builder_set_retries(b, 1), ENS_OK, NULL);
+    CHECK_STATUS(ens_client_builder_set_retry_backoff_ms(b, 1, 5), ENS_OK, NULL);
+    c = build_ok(b);
+    e = prepare_fails(c, "test", NULL, ENS_ERR_TRANSPORT);
+    check_transport(e, ENS_TRANSPORT_DNS, 2);
+    ens_error_free(e);
+    ens_client_free(c);
+
+    /* TLS to a server that answers at once with something else. */
+    char https[256];
+    snprintf(https, sizeof https, "https://%s", env("ENS_TEST_NOT_HTTP_URL") + strlen("http://"));
+    b = emu_builder(https, "LTAIid", "secret", NULL);
+    CHECK_STATUS(ens_client_builder_set_timeout_ms(b, 5000), ENS_OK, NULL);
+    c = build_ok(b);
+    e = prepare_fails(c, "test", NULL, ENS_ERR_TRANSPORT);
+    check_transport(e, ENS_TRANSPORT_TLS, 1);
+    ens_error_free(e);
+    ens_client_free(c);
 }
 
 static void test_odd_answers(void) {
