@@ -185,8 +185,10 @@ impl UploadOptions {
         self
     }
 
-    /// Forces https (`true`) or http (`false`) for the upload; by default it
-    /// follows the client's endpoint.
+    /// Forces https (`true`) or http (`false`) for the upload. By default
+    /// it follows the client's endpoint, upgraded to https when the
+    /// `Endpoint` `PrepareUpload` answers says `https://`; an answered
+    /// `http://` never moves an https client to plain http.
     pub fn https(mut self, yes: bool) -> Self {
         self.https = Some(yes);
         self

@@ -48,8 +48,13 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// Checks what `PrepareUpload` returned before it goes into a URL. An
-    /// `Endpoint` with a scheme keeps it unless `https` is forced.
+    /// Checks what `PrepareUpload` returned before it goes into a URL.
+    ///
+    /// The scheme is `force_https` when the caller set it
+    /// ([`UploadOptions::https`](super::UploadOptions::https)); otherwise
+    /// the client's (`default_https`), which an `https://` `Endpoint` in the
+    /// answer may upgrade but an `http://` one never downgrades: the answer
+    /// must not move an https client's credentials and data to plain text.
     pub(crate) fn new(
         bucket: &str,
         endpoint: &str,
@@ -75,7 +80,7 @@ impl Target {
             None => (None, endpoint),
         };
         let authority = authority.strip_suffix('/').unwrap_or(authority);
-        let https = force_https.or(scheme_https).unwrap_or(default_https);
+        let https = scheme(default_https, force_https, scheme_https);
         // Reuse the client's endpoint checks: host[:port], nothing else.
         let parsed = crate::endpoint::Endpoint::parse(&format!(
             "{}://{authority}",
@@ -128,6 +133,12 @@ impl Target {
         }
         url
     }
+}
+
+/// Whether to use https: the caller's choice if made; else the client's,
+/// upgraded (never downgraded) by a scheme in the answered `Endpoint`.
+fn scheme(client_https: bool, caller: Option<bool>, answered: Option<bool>) -> bool {
+    caller.unwrap_or(client_https || answered == Some(true))
 }
 
 /// Percent-encodes each `/`-separated segment of a key, keeping the `/`.
@@ -190,18 +201,33 @@ mod tests {
             assert!(t.path_style, "{ip_like}");
             assert!(t.url("k", "").ends_with("/bkt/k"), "{ip_like}");
         }
-        // The scheme: the client's, unless the answer or the options say otherwise.
-        assert!(
-            !Target::new("bkt", "http://h", true, None, false)
-                .unwrap()
-                .https
-        );
-        assert!(
-            Target::new("bkt", "http://h", false, Some(true), false)
-                .unwrap()
-                .https
-        );
         assert!(Target::new("bkt", "h", true, None, false).unwrap().https);
+        assert!(!Target::new("bkt", "h", false, None, false).unwrap().https);
+    }
+
+    #[test]
+    fn the_answer_never_downgrades_the_scheme() {
+        let https = |endpoint: &str, client: bool, caller: Option<bool>| {
+            Target::new("bkt", endpoint, client, caller, false)
+                .unwrap()
+                .https
+        };
+        // An https client stays on https whatever the answer says...
+        for endpoint in ["http://h", "HTTP://h:80", "http://h/", "h", "https://h"] {
+            assert!(https(endpoint, true, None), "{endpoint}");
+            let t = Target::new("bkt", endpoint, true, None, false).unwrap();
+            assert!(t.url("k", "").starts_with("https://bkt.h"), "{endpoint}");
+        }
+        // ...an answered https upgrades an http client...
+        assert!(https("https://h", false, None));
+        assert!(https("HTTPS://h:443", false, None));
+        assert!(!https("http://h", false, None));
+        assert!(!https("h", false, None));
+        // ...and only the caller's own choice decides otherwise.
+        assert!(!https("http://h", true, Some(false)));
+        assert!(!https("https://h", true, Some(false)));
+        assert!(https("http://h", false, Some(true)));
+        assert!(https("h", false, Some(true)));
     }
 
     #[test]
