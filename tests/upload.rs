@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ens_upload::emulator::{Emulator, Fault, RecordedRequest};
 use ens_upload::upload::MIN_PART_SIZE;
@@ -797,4 +799,222 @@ fn transfers_are_bounded_by_stalls_not_by_the_call_timeout() {
         .unwrap();
     assert_eq!(emu.oss_object_bytes(&out.bucket, "stalled").unwrap(), data);
     assert_eq!(count(&emu, |r| r.method == "PUT"), 2);
+}
+
+/// One request as the hand-written OSS server below saw it.
+#[derive(Debug, Clone)]
+struct SeenRequest {
+    method: String,
+    target: String,
+    body: Vec<u8>,
+}
+
+/// A tiny OSS stand-in: answers every request with what `answer` makes of
+/// it (raw HTTP; the connection is closed after each answer). Returns its
+/// address and what it saw.
+fn tiny_oss(
+    answer: impl Fn(&SeenRequest, usize) -> String + Send + 'static,
+) -> (SocketAddr, Arc<Mutex<Vec<SeenRequest>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let head_end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < head_end + length {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let mut words = head.split_whitespace();
+            let request = SeenRequest {
+                method: words.next().unwrap_or_default().to_owned(),
+                target: words.next().unwrap_or_default().to_owned(),
+                body: buf[head_end..].to_vec(),
+            };
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(request.clone());
+                log.len()
+            };
+            let _ = s.write_all(answer(&request, n).as_bytes());
+            let _ = s.flush();
+        }
+    });
+    (addr, seen)
+}
+
+/// A raw HTTP answer with `headers` (each ending in CRLF) and `body`.
+fn http_answer(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nx-oss-request-id: TINY\r\nContent-Length: {}\r\n\
+         Connection: close\r\n{headers}\r\n{body}",
+        body.len()
+    )
+}
+
+/// OSS's 503 asking the client to come back in `secs` seconds.
+fn slow_down(secs: u64) -> String {
+    http_answer(
+        "503 Service Unavailable",
+        &format!("Retry-After: {secs}\r\nContent-Type: application/xml\r\n"),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>ServiceUnavailable</Code>\
+         <Message>Please reduce your request rate.</Message><RequestId>TINY</RequestId></Error>",
+    )
+}
+
+/// A client of `ens` whose PrepareUpload points at `oss`, with a short
+/// call timeout and several quick retries.
+fn client_with_call_timeout(ens: &Emulator, call_timeout: Duration) -> Client {
+    Client::builder()
+        .endpoint(ens.endpoint())
+        .credentials(ens.credentials())
+        .call_timeout(call_timeout)
+        .read_timeout(Duration::from_secs(5))
+        .retries(3)
+        .retry_base_delay(Duration::from_millis(10))
+        .retry_max_delay(Duration::from_millis(50))
+        .build()
+        .unwrap()
+}
+
+/// Runs `f` on a thread and waits at most `limit` for it (a test of a
+/// bound must fail, not hang, when the bound is broken).
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still running after {limit:?}"))
+}
+
+#[test]
+fn a_server_wait_longer_than_the_call_timeout_is_not_slept_on_data_requests() {
+    let dir = TempDir::new("retry-after");
+    let path = dir.path("a.bin");
+    write_file(&path, 1000, 30);
+
+    // PutObject: answered 503 with `Retry-After: 100000`, every time.
+    let (oss, seen) = tiny_oss(|_, _| slow_down(100_000));
+    let ens = Emulator::builder()
+        .oss_endpoint(oss.to_string())
+        .start()
+        .unwrap();
+    let client = client_with_call_timeout(&ens, Duration::from_secs(2));
+    let started = Instant::now();
+    let upload = {
+        let (client, path) = (client.clone(), path.clone());
+        within(Duration::from_secs(30), move || {
+            client.upload_file(&req(), "k", &path, &UploadOptions::new())
+        })
+    };
+    let e = upload.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let api = e.api().expect("the server's error");
+    assert_eq!(
+        (api.http_status, api.code.as_str()),
+        (503, "ServiceUnavailable")
+    );
+    assert_eq!(e.attempts(), 1, "not retried sooner than the server asked");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // UploadPart: the same, and the upload (no checkpoint) is aborted.
+    let (oss, seen) = tiny_oss(|r, _| match (r.method.as_str(), r.target.as_str()) {
+        ("POST", t) if t.ends_with("?uploads") => http_answer(
+            "200 OK",
+            "Content-Type: application/xml\r\n",
+            "<InitiateMultipartUploadResult><UploadId>U1</UploadId>\
+             </InitiateMultipartUploadResult>",
+        ),
+        ("DELETE", _) => http_answer("204 No Content", "", ""),
+        _ => slow_down(100_000),
+    });
+    let ens = Emulator::builder()
+        .oss_endpoint(oss.to_string())
+        .start()
+        .unwrap();
+    let client = client_with_call_timeout(&ens, Duration::from_secs(2));
+    let path2 = dir.path("m.bin");
+    write_file(&path2, 250_000, 31);
+    let started = Instant::now();
+    let e = within(Duration::from_secs(30), move || {
+        client.upload_file(&req(), "m", &path2, &small_parts().threads(1))
+    })
+    .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.code(), Some("ServiceUnavailable"), "{e:?}");
+    assert_eq!(e.attempts(), 1);
+    let seen = seen.lock().unwrap();
+    let methods: Vec<&str> = seen.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["POST", "PUT", "DELETE"], "{seen:?}");
+}
+
+#[test]
+fn a_server_wait_within_the_call_timeout_is_honoured_on_data_requests() {
+    let dir = TempDir::new("retry-after-ok");
+    let path = dir.path("a.bin");
+    let data = write_file(&path, 1000, 32);
+    // The first PutObject is asked to wait 1 s, the second is stored.
+    let (oss, seen) = tiny_oss(|r, n| {
+        if n == 1 {
+            return slow_down(1);
+        }
+        let crc = ens_upload::crc64::checksum(&r.body);
+        http_answer(
+            "200 OK",
+            &format!("ETag: \"E\"\r\nx-oss-hash-crc64ecma: {crc}\r\n"),
+            "",
+        )
+    });
+    let ens = Emulator::builder()
+        .oss_endpoint(oss.to_string())
+        .start()
+        .unwrap();
+    let client = client_with_call_timeout(&ens, Duration::from_secs(2));
+    let started = Instant::now();
+    let out = client
+        .upload_file(&req(), "k", &path, &UploadOptions::new())
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.crc64, ens_upload::crc64::checksum(&data));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|r| r.method == "PUT" && r.body == data));
 }

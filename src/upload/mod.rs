@@ -11,6 +11,11 @@
 //! - Multipart above [`UploadOptions::multipart_threshold`], parts sent on
 //!   [`UploadOptions::threads`] threads, each retried under the client's
 //!   retry policy (every attempt re-signed, the part re-read).
+//! - Server waits: a `Retry-After` on a data request (PutObject,
+//!   UploadPart, which have no overall deadline) is honoured up to the
+//!   client's call timeout; a server asking for longer gets its error
+//!   returned at once (resume later with a checkpoint). The small requests
+//!   never wait past their call timeout.
 //! - Resumable with [`UploadOptions::checkpoint`]: after a crash, kill or
 //!   network loss the same call goes on where it stopped.
 //! - Progress and cancel through [`UploadOptions::on_progress`].

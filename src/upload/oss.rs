@@ -238,7 +238,15 @@ impl Oss<'_> {
     /// (connection, timeout, 5xx, throttling) and integrity mismatches are
     /// tried again after a backoff, every attempt signed anew; a refused
     /// `Date` is retried once at once when the answer corrected the clock.
-    /// With a `deadline`, no wait ends past it. A raised `cancel` ends the
+    /// With a `deadline` (control requests), no wait ends past it: a wait
+    /// that would is not taken and the error is returned. Without one (data
+    /// requests: PutObject, UploadPart, which may rightly take long), a
+    /// server's `Retry-After` is honoured up to the client's call timeout;
+    /// a server asking for longer gets the error returned at once, as a
+    /// control request would, rather than a retry sooner than it asked or a
+    /// caller left asleep for as long as it said (a multipart upload with a
+    /// checkpoint can be resumed later). The client's own backoff is never
+    /// cut: it is at most its retry max delay. A raised `cancel` ends the
     /// waits early with [`Error::Cancelled`].
     pub(crate) fn retrying<T>(
         &self,
@@ -278,8 +286,12 @@ impl Oss<'_> {
             }
             retries += 1;
             let wait = hints.retry_after.unwrap_or_else(|| policy.backoff(retries));
-            let past_deadline = |d| Instant::now().checked_add(wait).is_none_or(|t| t >= d);
-            if deadline.is_some_and(past_deadline) {
+            if wait_too_long(
+                wait,
+                hints.retry_after,
+                deadline,
+                self.client.call_timeout(),
+            ) {
                 return Err(failed);
             }
             if !sleep_unless_cancelled(wait, cancel) {
@@ -289,6 +301,21 @@ impl Oss<'_> {
                 });
             }
         }
+    }
+}
+
+/// Whether a retry's `wait` is not to be taken (see [`Oss::retrying`]):
+/// with a `deadline`, when it would end at or past it; without one, when it
+/// is a server's ask (`retry_after`) longer than `server_wait_limit`.
+fn wait_too_long(
+    wait: Duration,
+    retry_after: Option<Duration>,
+    deadline: Option<Instant>,
+    server_wait_limit: Duration,
+) -> bool {
+    match deadline {
+        Some(d) => Instant::now().checked_add(wait).is_none_or(|t| t >= d),
+        None => retry_after.is_some_and(|asked| asked > server_wait_limit),
     }
 }
 
@@ -384,6 +411,28 @@ mod tests {
         ];
         assert_eq!(encode_query(&q), "partNumber=3&uploadId=a%20b%2Bc");
         assert_eq!(encode_query(&[("uploads", None)]), "uploads");
+    }
+
+    #[test]
+    fn server_waits_are_bounded_without_a_deadline() {
+        let limit = Duration::from_secs(2);
+        let secs = Duration::from_secs;
+        // Data requests: the server's ask up to the limit, the backoff always.
+        assert!(!wait_too_long(secs(2), Some(secs(2)), None, limit));
+        assert!(wait_too_long(secs(3), Some(secs(3)), None, limit));
+        assert!(wait_too_long(
+            crate::retry::MAX_SERVER_RETRY_AFTER,
+            Some(crate::retry::MAX_SERVER_RETRY_AFTER),
+            None,
+            limit
+        ));
+        assert!(!wait_too_long(secs(60), None, None, limit));
+        // Control requests: the deadline.
+        let soon = Instant::now() + secs(1);
+        assert!(wait_too_long(secs(2), None, Some(soon), limit));
+        assert!(wait_too_long(Duration::MAX, None, Some(soon), limit));
+        let later = Instant::now() + secs(100);
+        assert!(!wait_too_long(secs(3), Some(secs(3)), Some(later), limit));
     }
 
     #[test]
