@@ -1018,3 +1018,143 @@ fn a_server_wait_within_the_call_timeout_is_honoured_on_data_requests() {
     assert_eq!(seen.len(), 2);
     assert!(seen.iter().all(|r| r.method == "PUT" && r.body == data));
 }
+
+/// Aborts a multipart upload on the emulator behind the client's back (as
+/// OSS does when an upload expires), with a request signed by hand.
+fn abort_behind_the_clients_back(emu: &Emulator, bucket: &str, key: &str, upload_id: &str) {
+    let probe = common::raw_exchange(
+        emu.addr(),
+        "HEAD /nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let date = probe
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .expect("a Date header")
+        .trim()
+        .to_owned();
+    let resource = ens_upload::sign::oss_canonical_resource(
+        Some(bucket),
+        key,
+        &[("uploadId", Some(upload_id))],
+    );
+    let sig = ens_upload::sign::oss_v1::<&str, &str>(
+        "DELETE",
+        "",
+        "",
+        &date,
+        &[],
+        &resource,
+        ens_upload::emulator::TEST_ACCESS_KEY_SECRET,
+    );
+    let answer = common::raw_exchange(
+        emu.addr(),
+        &format!(
+            "DELETE /{bucket}/{key}?uploadId={upload_id} HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\n\
+             Authorization: {}\r\nConnection: close\r\n\r\n",
+            emu.addr(),
+            sig.authorization(ens_upload::emulator::TEST_ACCESS_KEY_ID)
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+}
+
+fn checkpoint_upload_id(path: &Path) -> String {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    json["upload_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_checkpoint_without_parts_whose_upload_the_server_forgot_starts_over() {
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("forgotten");
+    let path = dir.path("f.bin");
+    let ckpt = dir.path("f.ckpt");
+    let data = write_file(&path, 350_000, 33);
+    let client = client(&emu);
+
+    // Stopped before any part finished: the checkpoint names the upload
+    // and lists no part.
+    let stop_at_once = small_parts()
+        .checkpoint(&ckpt)
+        .on_progress(|_, _| ProgressAction::Cancel);
+    let e = client
+        .upload_file(&req(), "z", &path, &stop_at_once)
+        .unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
+    assert!(checkpoint_parts(&ckpt).is_empty());
+    assert_eq!(emu.oss_uploads_in_progress(), 1);
+
+    // The server forgets it (aborted, or expired by a lifecycle rule).
+    let bucket = emu.oss_bucket_for("test");
+    abort_behind_the_clients_back(&emu, &bucket, "z", &checkpoint_upload_id(&ckpt));
+    assert_eq!(emu.oss_uploads_in_progress(), 0);
+
+    // The same call starts over once and stores the object.
+    emu.clear_requests();
+    let out = client
+        .upload_file(&req(), "z", &path, &small_parts().checkpoint(&ckpt))
+        .unwrap();
+    assert_eq!(out.resumed_parts, 0);
+    assert_eq!(emu.oss_object_bytes(&out.bucket, "z").unwrap(), data);
+    assert_eq!(count(&emu, is_initiate), 1, "one new upload");
+    assert!(!ckpt.exists(), "removed on success");
+    assert_eq!(emu.oss_uploads_in_progress(), 0);
+}
+
+#[test]
+fn a_checkpoint_that_could_not_be_removed_does_not_upload_again() {
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("unremovable");
+    let ckpt_dir = dir.path("state");
+    std::fs::create_dir(&ckpt_dir).unwrap();
+    let ckpt = ckpt_dir.join("f.ckpt");
+    let path = dir.path("f.bin");
+    let data = write_file(&path, 250_000, 34);
+    let client = client(&emu);
+    let opts = small_parts().threads(1).checkpoint(&ckpt);
+
+    // Three parts, then CompleteMultipartUpload answered after 1.5 s. While
+    // it waits, the checkpoint's directory is swapped for a plain file, so
+    // removing the checkpoint fails (ENOTDIR, even for root).
+    emu.inject(Fault::OssSlow(Duration::ZERO), 3);
+    emu.inject(Fault::OssSlow(Duration::from_millis(1500)), 1);
+    let upload = {
+        let (client, path, opts) = (client.clone(), path.clone(), opts.clone());
+        std::thread::spawn(move || client.upload_file(&req(), "f", &path, &opts))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read(&ckpt)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|j| j["parts"].as_array().map(Vec::len))
+        != Some(3)
+    {
+        assert!(Instant::now() < deadline, "the parts never all finished");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let away = dir.path("state-away");
+    std::fs::rename(&ckpt_dir, &away).unwrap();
+    std::fs::write(&ckpt_dir, b"in the way").unwrap();
+    let out = upload
+        .join()
+        .unwrap()
+        .expect("the object is stored: success");
+    assert_eq!(emu.oss_object_bytes(&out.bucket, "f").unwrap(), data);
+    assert_eq!(out.parts, 3);
+
+    // The checkpoint is back (as after a removal that failed): the next call
+    // sends no part again, confirms the object and removes the checkpoint.
+    std::fs::remove_file(&ckpt_dir).unwrap();
+    std::fs::rename(&away, &ckpt_dir).unwrap();
+    assert_eq!(checkpoint_parts(&ckpt), [1, 2, 3]);
+    emu.clear_requests();
+    let again = client.upload_file(&req(), "f", &path, &opts).unwrap();
+    assert_eq!((again.parts, again.resumed_parts), (3, 3));
+    assert_eq!(again.crc64, out.crc64);
+    assert_eq!(again.etag, out.etag);
+    assert_eq!(count(&emu, |r| r.method == "PUT"), 0, "nothing sent again");
+    assert_eq!(count(&emu, is_initiate), 0);
+    assert_eq!(count(&emu, |r| r.method == "HEAD"), 1);
+    assert_eq!(emu.oss_object_bytes(&out.bucket, "f").unwrap(), data);
+    assert!(!ckpt.exists());
+}

@@ -20,6 +20,14 @@ use super::{strip_quotes, verify_crc, workers, xml, Finished, Job};
 /// upload of the same file to the same place resumes, progress is saved
 /// after every part, and the file is removed once the object is complete.
 /// Without one, a failed or cancelled upload is aborted on the server.
+///
+/// A state that came from the checkpoint (with or without finished parts:
+/// it is saved right after InitiateMultipartUpload) whose upload the server
+/// no longer knows starts over, once, with a new upload. The checkpoint is
+/// removed on success as best it can be: the object is stored, so failing
+/// to remove it is not an error. A later call with that checkpoint finds
+/// every part done, completes, hears `NoSuchUpload` and confirms the stored
+/// object with HeadObject (same size and CRC-64) without sending it again.
 pub(crate) fn upload(
     job: &Job<'_>,
     source: &Source<'_>,
@@ -29,13 +37,27 @@ pub(crate) fn upload(
 ) -> Result<Finished> {
     let mut restarted = false;
     loop {
-        let (mut state, resumed_parts) = start_or_resume(job, source, part_size, checkpoint)?;
-        match send_parts_and_complete(job, source, &mut state, checkpoint, reporter) {
+        let start = start_or_resume(job, source, part_size, checkpoint, !restarted)?;
+        let mut state = start.state;
+        let result = send_parts_and_complete(
+            job,
+            source,
+            &mut state,
+            checkpoint,
+            start.from_checkpoint,
+            reporter,
+        );
+        match result {
             // The server no longer knows the upload (expired or aborted), or
             // a resumed part: start over, once.
-            Err(e) if resumed_parts > 0 && !restarted && is_stale_upload(&e) => {
+            Err(e) if start.from_checkpoint && !restarted && is_stale_upload(&e) => {
+                if e.code() == Some("InvalidPart") {
+                    // The upload itself may still hold parts: free them.
+                    abort(job, &state.key, &state.upload_id);
+                }
                 if let Some(path) = checkpoint {
-                    Checkpoint::remove(path)?;
+                    // Best effort: the next start writes over it anyway.
+                    let _ = Checkpoint::remove(path);
                 }
                 restarted = true;
             }
@@ -47,42 +69,61 @@ pub(crate) fn upload(
             }
             Ok(mut done) => {
                 if let Some(path) = checkpoint {
-                    Checkpoint::remove(path)?;
+                    // The object is stored: a checkpoint left behind is
+                    // handled by the next call (see above), not an error.
+                    let _ = Checkpoint::remove(path);
                 }
-                done.resumed_parts = resumed_parts;
+                done.resumed_parts = start.resumed_parts;
                 return Ok(done);
             }
         }
     }
 }
 
-/// The checkpoint to go on from, or a new upload. Returns it and how many
-/// parts it already had.
+/// Where an upload starts from.
+struct Start {
+    state: Checkpoint,
+    /// Whether `state` was read from the checkpoint (rather than made by a
+    /// new InitiateMultipartUpload).
+    from_checkpoint: bool,
+    /// How many finished parts it listed.
+    resumed_parts: u32,
+}
+
+/// The checkpoint to go on from (when `may_resume`), or a new upload.
 fn start_or_resume(
     job: &Job<'_>,
     source: &Source<'_>,
     part_size: u64,
     checkpoint: Option<&Path>,
-) -> Result<(Checkpoint, u32)> {
+    may_resume: bool,
+) -> Result<Start> {
     let target = &job.oss.target;
-    if let Some(path) = checkpoint {
-        if let Loaded::Found(old) = Checkpoint::load(path)? {
-            let same_place = old.bucket == target.bucket && old.endpoint == target.endpoint;
-            let same_file =
-                matches!(source, Source::File { identity, .. } if *identity == old.file);
-            let same_upload = same_place
-                && same_file
-                && old.key == job.key
-                && old.bucket_asked == job.bucket_asked
-                && part_count(old.file.size, old.part_size) <= super::MAX_PARTS;
-            if same_upload && source.parts_unchanged(&old.parts, old.part_size)? {
-                let resumed = old.parts.len() as u32;
-                return Ok((*old, resumed));
+    if let Some(path) = checkpoint.filter(|_| may_resume) {
+        match Checkpoint::load(path)? {
+            Loaded::Found(old) => {
+                let same_place = old.bucket == target.bucket && old.endpoint == target.endpoint;
+                let same_file =
+                    matches!(source, Source::File { identity, .. } if *identity == old.file);
+                let same_upload = same_place
+                    && same_file
+                    && old.key == job.key
+                    && old.bucket_asked == job.bucket_asked
+                    && part_count(old.file.size, old.part_size) <= super::MAX_PARTS;
+                if same_upload && source.parts_unchanged(&old.parts, old.part_size)? {
+                    let resumed_parts = old.parts.len() as u32;
+                    return Ok(Start {
+                        state: *old,
+                        from_checkpoint: true,
+                        resumed_parts,
+                    });
+                }
+                // Stale: free what the old upload holds on the server, if we can reach it.
+                if same_place {
+                    abort(job, &old.key, &old.upload_id);
+                }
             }
-            // Stale: free what the old upload holds on the server, if we can reach it.
-            if same_place {
-                abort(job, &old.key, &old.upload_id);
-            }
+            Loaded::Missing | Loaded::Unreadable => {}
         }
     }
     let upload_id = initiate(job)?;
@@ -109,7 +150,11 @@ fn start_or_resume(
             return Err(e);
         }
     }
-    Ok((state, 0))
+    Ok(Start {
+        state,
+        from_checkpoint: false,
+        resumed_parts: 0,
+    })
 }
 
 fn is_stale_upload(e: &Error) -> bool {
@@ -122,6 +167,7 @@ fn send_parts_and_complete(
     source: &Source<'_>,
     state: &mut Checkpoint,
     checkpoint: Option<&Path>,
+    from_checkpoint: bool,
     reporter: &mut Reporter<'_>,
 ) -> Result<Finished> {
     let part_size = state.part_size;
@@ -151,7 +197,7 @@ fn send_parts_and_complete(
             }
         },
     )?;
-    complete(job, state, &shared.cancel)
+    complete(job, state, from_checkpoint, &shared.cancel)
 }
 
 /// Takes parts until none is left, the upload stopped, or one failed.
@@ -280,9 +326,16 @@ fn initiate(job: &Job<'_>) -> Result<String> {
 }
 
 /// CompleteMultipartUpload with every part, then the whole object's CRC-64
-/// (combined from the parts') checked against the server's. A retry that
-/// finds the upload gone asks HeadObject whether an earlier attempt made it.
-fn complete(job: &Job<'_>, state: &Checkpoint, cancel: &AtomicBool) -> Result<Finished> {
+/// (combined from the parts') checked against the server's. A retry, or a
+/// completion of a state read from a checkpoint (an earlier call may have
+/// completed it and failed to remove the checkpoint), that finds the upload
+/// gone asks HeadObject whether that earlier attempt made the object.
+fn complete(
+    job: &Job<'_>,
+    state: &Checkpoint,
+    from_checkpoint: bool,
+    cancel: &AtomicBool,
+) -> Result<Finished> {
     let mut body = String::from("<CompleteMultipartUpload>");
     let mut crc = 0u64;
     for p in &state.parts {
@@ -306,12 +359,14 @@ fn complete(job: &Job<'_>, state: &Checkpoint, cancel: &AtomicBool) -> Result<Fi
         tries += 1;
         let (result, hints) = job.oss.send(&call, Payload::Bytes(body.as_bytes()), left);
         match result {
-            Err(e) if tries > 1 && e.code() == Some("NoSuchUpload") => match head(job, left) {
-                Ok(h) if h.crc64 == Some(crc) && h.content_length == Some(job.size) => {
-                    (Ok(h), hints)
+            Err(e) if (tries > 1 || from_checkpoint) && e.code() == Some("NoSuchUpload") => {
+                match head(job, left) {
+                    Ok(h) if h.crc64 == Some(crc) && h.content_length == Some(job.size) => {
+                        (Ok(h), hints)
+                    }
+                    _ => (Err(e), hints),
                 }
-                _ => (Err(e), hints),
-            },
+            }
             other => (other, hints),
         }
     })?;
