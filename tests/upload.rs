@@ -507,8 +507,14 @@ fn a_changed_file_invalidates_its_checkpoint() {
     assert_eq!(emu.oss_uploads_in_progress(), 0);
     assert!(!ckpt.exists());
 
-    // A checkpoint that is not one (garbage) is ignored the same way.
-    std::fs::write(&ckpt, b"{garbage").unwrap();
+    // A damaged checkpoint (ours by its format, unusable) is ignored the
+    // same way. (A file that is not a checkpoint is refused: see
+    // `a_checkpoint_path_holding_another_file_is_refused`.)
+    std::fs::write(
+        &ckpt,
+        br#"{"format": "ens-upload-checkpoint/1", "parts": 7}"#,
+    )
+    .unwrap();
     let out = client
         .upload_file(&req(), "f", &path, &small_parts().checkpoint(&ckpt))
         .unwrap();
@@ -1157,4 +1163,87 @@ fn a_checkpoint_that_could_not_be_removed_does_not_upload_again() {
     assert_eq!(count(&emu, |r| r.method == "HEAD"), 1);
     assert_eq!(emu.oss_object_bytes(&out.bucket, "f").unwrap(), data);
     assert!(!ckpt.exists());
+}
+
+#[test]
+fn a_put_object_aborts_the_upload_of_a_stale_checkpoint() {
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("stale-put");
+    let path = dir.path("s.bin");
+    let ckpt = dir.path("s.ckpt");
+    let data = write_file(&path, 600_000, 35);
+    let client = client(&emu);
+    client
+        .upload_file(&req(), "s", &path, &cancelling(200_000).checkpoint(&ckpt))
+        .unwrap_err();
+    assert!(!checkpoint_parts(&ckpt).is_empty());
+    assert_eq!(emu.oss_uploads_in_progress(), 1);
+
+    // Now the object goes in one PutObject: the old upload's parts must
+    // not stay on the server.
+    emu.clear_requests();
+    let opts = UploadOptions::new()
+        .multipart_threshold(u64::MAX)
+        .checkpoint(&ckpt);
+    let out = client.upload_file(&req(), "s", &path, &opts).unwrap();
+    assert_eq!(out.parts, 0);
+    assert_eq!(emu.oss_object_bytes(&out.bucket, "s").unwrap(), data);
+    assert_eq!(
+        emu.oss_uploads_in_progress(),
+        0,
+        "the stale upload is aborted"
+    );
+    assert_eq!(count(&emu, |r| r.method == "DELETE"), 1);
+    assert!(!ckpt.exists());
+}
+
+#[test]
+fn a_checkpoint_path_holding_another_file_is_refused() {
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("foreign");
+    let path = dir.path("v.bin");
+    let data = write_file(&path, 300_000, 36);
+    let client = client(&emu);
+    let notes = dir.path("notes.txt");
+    std::fs::write(&notes, b"{garbage, but someone's").unwrap();
+    let big = dir.path("big.bin");
+    let big_data = write_file(&big, 5 << 20, 37);
+
+    for (name, checkpoint, holds) in [
+        ("a foreign file", &notes, &b"{garbage, but someone's"[..]),
+        ("the data file itself", &path, &data[..]),
+        ("a file over the cap", &big, &big_data[..]),
+    ] {
+        for (how, opts) in [
+            ("multipart", small_parts()),
+            ("one PutObject", UploadOptions::new()),
+        ] {
+            let e = client
+                .upload_file(&req(), "v", &path, &opts.checkpoint(checkpoint))
+                .unwrap_err();
+            match &e {
+                Error::InvalidInput { field, reason } => {
+                    assert_eq!(field, "checkpoint", "{name}, {how}");
+                    assert!(reason.contains("refusing"), "{reason}");
+                }
+                other => panic!("{name}, {how}: {other:?}"),
+            }
+            assert_eq!(std::fs::read(checkpoint).unwrap(), holds, "{name}, {how}");
+        }
+    }
+    assert!(emu.requests().is_empty(), "nothing sent");
+
+    // An empty file is free to use, and removed on success like a checkpoint.
+    for (how, opts) in [
+        ("multipart", small_parts()),
+        ("one PutObject", UploadOptions::new()),
+    ] {
+        let empty = dir.path("empty.ckpt");
+        std::fs::write(&empty, b"").unwrap();
+        let out = client
+            .upload_file(&req(), "v", &path, &opts.checkpoint(&empty))
+            .unwrap();
+        assert_eq!(emu.oss_object_bytes(&out.bucket, "v").unwrap(), data);
+        assert!(!empty.exists(), "{how}");
+    }
 }

@@ -4,7 +4,7 @@
 //! version, never a torn one.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,16 @@ use crate::error::{Error, Result};
 
 /// Names the format; a file without it is not one of ours.
 const FORMAT: &str = "ens-upload-checkpoint/1";
+
+/// What every version of the format starts its name with.
+const FORMAT_FAMILY: &str = "ens-upload-checkpoint/";
+
+/// The largest checkpoint read. One of 10,000 parts with OSS's ETags
+/// (34 bytes, quoted), the widest numbers and a 1023-byte key is 1,530,454
+/// bytes (about 1.5 MiB; see the test `ten_thousand_parts_fit_under_the_cap`);
+/// a larger file is not read whole (the checkpoint option pointed at a
+/// video by mistake must not load gigabytes) and is not a usable checkpoint.
+pub(crate) const MAX_CHECKPOINT_BYTES: u64 = 4 << 20;
 
 /// A part the server acknowledged with the CRC-64 we computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,10 +94,15 @@ pub(crate) struct Checkpoint {
 /// What reading a checkpoint path found.
 #[derive(Debug)]
 pub(crate) enum Loaded {
-    /// No file there.
+    /// No file there, or an empty one (nothing to lose by writing it).
     Missing,
-    /// A file that is not a checkpoint (or a torn, foreign or older one).
-    Unreadable,
+    /// One of ours (it names this format, any version) that cannot be used:
+    /// damaged, inconsistent, too large or of another version. The upload
+    /// starts over and the file may be overwritten or removed.
+    Damaged,
+    /// Something that is not a checkpoint (another program's file, the data
+    /// file itself...): it is never overwritten or removed.
+    Foreign,
     Found(Box<Checkpoint>),
 }
 
@@ -114,16 +129,50 @@ impl Checkpoint {
         }
     }
 
-    /// Reads `path`. Only an I/O failure other than "not found" is an error.
+    /// Reads `path`, at most [`MAX_CHECKPOINT_BYTES`] of it. Only an I/O
+    /// failure other than "not found" is an error; what the file holds is
+    /// told by [`Loaded`]. Something that is not a regular file (a FIFO
+    /// would block the open) is [`Loaded::Foreign`] without being opened.
     pub(crate) fn load(path: &Path) -> Result<Loaded> {
-        let bytes = match fs::read(path) {
-            Ok(b) => b,
+        let cannot_read = |e: &io::Error| local_io(path, "cannot read the checkpoint", e);
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Missing),
-            Err(e) => return Err(local_io(path, "cannot read the checkpoint", &e)),
+            Err(e) => return Err(cannot_read(&e)),
         };
-        Ok(match serde_json::from_slice::<Checkpoint>(&bytes) {
-            Ok(c) if c.format == FORMAT && c.is_consistent() => Loaded::Found(Box::new(c)),
-            _ => Loaded::Unreadable,
+        if !meta.is_file() {
+            return Ok(Loaded::Foreign);
+        }
+        let file = match fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Missing),
+            Err(e) => return Err(cannot_read(&e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_CHECKPOINT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| cannot_read(&e))?;
+        if bytes.is_empty() {
+            return Ok(Loaded::Missing);
+        }
+        if bytes.len() as u64 <= MAX_CHECKPOINT_BYTES {
+            if let Ok(c) = serde_json::from_slice::<Checkpoint>(&bytes) {
+                if c.format == FORMAT && c.is_consistent() {
+                    return Ok(Loaded::Found(Box::new(c)));
+                }
+            }
+            // A JSON object naming our format, wherever the member is.
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                let format = v.get("format").and_then(serde_json::Value::as_str);
+                if format.is_some_and(|f| f.starts_with(FORMAT_FAMILY)) {
+                    return Ok(Loaded::Damaged);
+                }
+            }
+        }
+        Ok(if names_our_format(&bytes) {
+            Loaded::Damaged
+        } else {
+            Loaded::Foreign
         })
     }
 
@@ -185,6 +234,56 @@ impl Checkpoint {
             Err(e) => Err(local_io(path, "cannot remove the checkpoint", &e)),
         }
     }
+}
+
+/// Whether `bytes` start the way a checkpoint of any version is written: a
+/// JSON object whose first member is `"format"`, naming this format's
+/// family (whitespace aside). Only the start is looked at, so a file cut
+/// short or too large to read whole is still recognized.
+fn names_our_format(bytes: &[u8]) -> bool {
+    let expected = format!("{{\"format\":\"{FORMAT_FAMILY}");
+    let start: Vec<u8> = bytes
+        .iter()
+        .take(256)
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    start.starts_with(expected.as_bytes())
+}
+
+/// Refuses a checkpoint option that would overwrite or remove a file that
+/// is not a checkpoint: the file being uploaded (`data`, same device and
+/// inode), or any file that is neither empty nor one of ours. Runs before
+/// anything is sent.
+pub(crate) fn refuse_foreign(path: &Path, data: &FileIdentity) -> Result<()> {
+    if let Ok(meta) = fs::metadata(path) {
+        let same = !data.file_id.is_empty() && FileIdentity::of(&meta).file_id == data.file_id;
+        if meta.is_file() && same {
+            return Err(refusal(path, "is the file being uploaded"));
+        }
+    }
+    match Checkpoint::load(path)? {
+        Loaded::Foreign => Err(foreign(path)),
+        Loaded::Missing | Loaded::Damaged | Loaded::Found(_) => Ok(()),
+    }
+}
+
+/// The error for a checkpoint path holding something else.
+pub(crate) fn foreign(path: &Path) -> Error {
+    refusal(
+        path,
+        "exists and is not an upload checkpoint (or is larger than one can be)",
+    )
+}
+
+fn refusal(path: &Path, why: &str) -> Error {
+    Error::invalid_input(
+        "checkpoint",
+        format!(
+            "{} {why}: refusing to overwrite or remove it (delete it or choose another path)",
+            path.display()
+        ),
+    )
 }
 
 /// The length of part `number` (1-based) of a `size`-byte file.
@@ -266,23 +365,153 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        for junk in [&b"{not json"[..], b"{}", br#"{"format":"other"}"#] {
+        // Not ours: never to be written over.
+        for junk in [
+            &b"{not json"[..],
+            b"{}",
+            br#"{"format":"other"}"#,
+            br#"{"format":["ens-upload-checkpoint/1"]}"#,
+            b"\x00\x01binary video data",
+            b" ",
+        ] {
             fs::write(&path, junk).unwrap();
-            assert!(matches!(
-                Checkpoint::load(&path).unwrap(),
-                Loaded::Unreadable
-            ));
+            assert!(
+                matches!(Checkpoint::load(&path).unwrap(), Loaded::Foreign),
+                "{junk:?}"
+            );
         }
+        // Ours, but not usable: started over.
         let mut wrong_size = sample();
         wrong_size.parts[0].size = 99;
         wrong_size.save(&path).unwrap();
-        assert!(matches!(
-            Checkpoint::load(&path).unwrap(),
-            Loaded::Unreadable
-        ));
+        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged));
+        let json = serde_json::to_string(&sample()).unwrap();
+        for ours in [
+            r#"{"format":"ens-upload-checkpoint/2"}"#,
+            r#"{"upload_id":"U","format":"ens-upload-checkpoint/1"}"#,
+            &json[..json.len() / 2],
+            &json.replace(FORMAT, "ens-upload-checkpoint/0"),
+        ] {
+            fs::write(&path, ours).unwrap();
+            assert!(
+                matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged),
+                "{ours}"
+            );
+        }
+        // Written by another JSON writer (members in another order): still ours.
+        let sorted = serde_json::to_value(sample()).unwrap();
+        fs::write(&path, serde_json::to_vec(&sorted).unwrap()).unwrap();
+        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Found(_)));
+        // An empty file holds nothing to lose; a directory is not ours.
+        fs::write(&path, b"").unwrap();
+        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Missing));
+        assert!(matches!(Checkpoint::load(&dir).unwrap(), Loaded::Foreign));
         Checkpoint::remove(&path).unwrap();
         Checkpoint::remove(&path).unwrap();
         assert!(!path.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ens-ckpt-test-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The most parts an upload has, with OSS's ETags and the widest
+    /// numbers, fits well under the read cap.
+    #[test]
+    fn ten_thousand_parts_fit_under_the_cap() {
+        let dir = temp_dir("big");
+        let path = dir.join("c.json");
+        let part_size = super::super::MAX_PART_SIZE;
+        let parts = super::super::MAX_PARTS;
+        let file = FileIdentity {
+            size: part_size * u64::from(parts),
+            mtime_ns: u128::MAX.to_string(),
+            file_id: format!("{}:{}", u64::MAX, u64::MAX),
+        };
+        let upload_id = "0123456789ABCDEF0123456789ABCDEF".to_owned();
+        let mut c = Checkpoint::new(
+            &"b".repeat(63),
+            &"b".repeat(63),
+            "oss-cn-hangzhou-internal.aliyuncs.com:65535",
+            &"k".repeat(1023),
+            upload_id,
+            part_size,
+            file,
+        );
+        for number in 1..=parts {
+            c.record(DonePart {
+                number,
+                etag: format!("\"{:032X}\"", u128::MAX - u128::from(number)),
+                crc64: u64::MAX.to_string(),
+                size: part_size,
+            });
+        }
+        c.save(&path).unwrap();
+        let len = fs::metadata(&path).unwrap().len();
+        println!("a checkpoint of {parts} parts is {len} bytes");
+        assert!(len < MAX_CHECKPOINT_BYTES / 2, "{len} bytes");
+        match Checkpoint::load(&path).unwrap() {
+            Loaded::Found(back) => assert_eq!(back.parts.len(), parts as usize),
+            other => panic!("{other:?}"),
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file larger than the cap is not read whole, and is ours only if it
+    /// starts like a checkpoint.
+    #[test]
+    fn files_over_the_cap_are_not_checkpoints() {
+        let dir = temp_dir("over");
+        let path = dir.join("c.json");
+        let over = usize::try_from(MAX_CHECKPOINT_BYTES).unwrap() + 10;
+        fs::write(&path, vec![b'{'; over]).unwrap();
+        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Foreign));
+        // A valid checkpoint padded past the cap: ours, but not used.
+        let mut json = serde_json::to_vec_pretty(&sample()).unwrap();
+        json.resize(over, b' ');
+        fs::write(&path, &json).unwrap();
+        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged));
+        // At the cap exactly it is still read.
+        json.truncate(usize::try_from(MAX_CHECKPOINT_BYTES).unwrap());
+        fs::write(&path, &json).unwrap();
+        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Found(_)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_to_point_at_what_is_not_a_checkpoint() {
+        let dir = temp_dir("refuse");
+        let data = dir.join("data.bin");
+        fs::write(&data, b"not json at all").unwrap();
+        let identity = FileIdentity::of(&fs::metadata(&data).unwrap());
+        let other = FileIdentity {
+            size: 1,
+            mtime_ns: String::new(),
+            file_id: String::new(),
+        };
+        let is_refused = |path: &Path, id: &FileIdentity| match refuse_foreign(path, id) {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "checkpoint");
+                assert!(reason.contains("refusing"), "{reason}");
+                true
+            }
+            Ok(()) => false,
+            Err(e) => panic!("{e:?}"),
+        };
+        assert!(is_refused(&data, &identity));
+        assert!(is_refused(&data, &other));
+        assert!(!is_refused(&dir.join("free"), &identity));
+        // The data file, even when it happens to look like a checkpoint.
+        let ours = dir.join("c.json");
+        sample().save(&ours).unwrap();
+        let ours_id = FileIdentity::of(&fs::metadata(&ours).unwrap());
+        assert!(!is_refused(&ours, &identity));
+        #[cfg(unix)]
+        assert!(is_refused(&ours, &ours_id));
+        let _ = ours_id;
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -175,8 +175,17 @@ impl UploadOptions {
     /// removed on success; the same call with the same file, key and bucket
     /// resumes from it. A checkpoint that does not match the file (size,
     /// modification time, identity, or the bytes of its finished parts)
-    /// is discarded and the upload starts over. Objects that go in one
-    /// PutObject have nothing to resume and write no checkpoint.
+    /// is discarded and the upload starts over, as is a damaged one; one
+    /// whose upload the server forgot starts over once. Objects that go in
+    /// one PutObject have nothing to resume and write no checkpoint (one
+    /// left by an earlier multipart attempt is removed and its upload
+    /// aborted).
+    ///
+    /// The path must be free, empty or hold a checkpoint: a file that is
+    /// not one (or is the file being uploaded) is never overwritten or
+    /// removed, and the upload call refuses it with
+    /// [`Error::InvalidInput`] before anything is sent. At most 4 MiB of it
+    /// is read (a checkpoint of 10,000 parts is about 1.5 MiB).
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint = Some(path.into());
         self
@@ -340,10 +349,11 @@ impl Client {
                 kind: std::io::ErrorKind::InvalidInput,
             });
         }
-        let source = Source::File {
-            path,
-            identity: FileIdentity::of(&meta),
-        };
+        let identity = FileIdentity::of(&meta);
+        if let Some(checkpoint) = &options.checkpoint {
+            checkpoint::refuse_foreign(checkpoint, &identity)?;
+        }
+        let source = Source::File { path, identity };
         self.upload_source(request, key, &source, meta.len(), options)
     }
 
@@ -421,9 +431,8 @@ impl Client {
             )?,
             None => {
                 let done = put::put_object(&job, source, &mut reporter)?;
-                // A checkpoint left by a multipart attempt at this object is moot now.
                 if let Some(path) = &options.checkpoint {
-                    checkpoint::Checkpoint::remove(path)?;
+                    multipart::discard_checkpoint(&job, path);
                 }
                 done
             }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 use crate::{clock, crc64};
 
-use super::checkpoint::{part_len, Checkpoint, DonePart, Loaded};
+use super::checkpoint::{self, part_len, Checkpoint, DonePart, Loaded};
 use super::oss::{Call, Hints, Payload};
 use super::progress::{Body, Event, Reporter, Shared};
 use super::source::{part_count, Source};
@@ -80,6 +80,28 @@ pub(crate) fn upload(
     }
 }
 
+/// After a single PutObject stored the object: a checkpoint a multipart
+/// attempt at it left is moot. Its upload is aborted (best effort, when it
+/// lives where this one went) so no parts stay billed on the server, and
+/// the checkpoint (or an empty file) is removed, best effort: the object is
+/// stored. A file that is not a checkpoint is left alone.
+pub(crate) fn discard_checkpoint(job: &Job<'_>, path: &Path) {
+    match Checkpoint::load(path) {
+        Ok(Loaded::Found(old)) => {
+            let target = &job.oss.target;
+            if old.bucket == target.bucket && old.endpoint == target.endpoint {
+                abort(job, &old.key, &old.upload_id);
+            }
+            let _ = Checkpoint::remove(path);
+        }
+        // Damaged, empty or gone (a crash's temporary may be left).
+        Ok(Loaded::Damaged | Loaded::Missing) => {
+            let _ = Checkpoint::remove(path);
+        }
+        Ok(Loaded::Foreign) | Err(_) => {}
+    }
+}
+
 /// Where an upload starts from.
 struct Start {
     state: Checkpoint,
@@ -123,7 +145,10 @@ fn start_or_resume(
                     abort(job, &old.key, &old.upload_id);
                 }
             }
-            Loaded::Missing | Loaded::Unreadable => {}
+            // Checked before anything was sent; this is a file that
+            // appeared since. Never written over.
+            Loaded::Foreign => return Err(checkpoint::foreign(path)),
+            Loaded::Missing | Loaded::Damaged => {}
         }
     }
     let upload_id = initiate(job)?;
