@@ -53,3 +53,9 @@ pub use prepare_upload::{
 };
 pub use tls::TLS_BACKEND;
 pub use upload::{ProgressAction, UploadOptions, UploadResult};
+
+// The README's Rust examples are compiled as doctests, so they cannot drift
+// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
