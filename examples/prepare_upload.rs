@@ -64,6 +64,18 @@ fn parse_args() -> Result<Args, String> {
     if file.is_none() && (key.is_some() || checkpoint.is_some()) {
         return Err("--key and --checkpoint need --file".into());
     }
+    // A URL the client would refuse is a usage error, told before anything
+    // else happens (any credentials do for the check).
+    if let Some(url) = &endpoint {
+        let check = Client::builder()
+            .endpoint(url.clone())
+            .credentials(Credentials::access_key("check", "check"))
+            .no_proxy()
+            .build();
+        if let Err(e) = check {
+            return Err(format!("--endpoint: {e}"));
+        }
+    }
     Ok(Args {
         bucket,
         client_ip,
@@ -95,11 +107,7 @@ fn main() {
             eprintln!("  message:    {}", api.message);
             eprintln!("  request id: {}", api.request_id);
         }
-        std::process::exit(if matches!(e, Error::Config { .. }) {
-            2
-        } else {
-            1
-        });
+        std::process::exit(1);
     }
 }
 
