@@ -275,6 +275,15 @@ impl UploadOptions {
         if self.stall_timeout == Some(Duration::ZERO) {
             return Err(Error::invalid_input("stall timeout", "must be above zero"));
         }
+        if self.stall_timeout.is_some_and(|d| d > crate::MAX_TIMEOUT) {
+            return Err(Error::invalid_input(
+                "stall timeout",
+                format!(
+                    "must be at most {} s (one day)",
+                    crate::MAX_TIMEOUT.as_secs()
+                ),
+            ));
+        }
         if let Some(p) = &self.checkpoint {
             if p.as_os_str().is_empty() || p.file_name().is_none() {
                 return Err(Error::invalid_input(
@@ -387,7 +396,21 @@ impl Client {
         self.upload_source(request, key, &source, size, options)
     }
 
+    /// Uploads, then scrubs the credentials from any error (an error page
+    /// may echo the request's headers, the security token among them).
     fn upload_source(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        source: &Source<'_>,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        self.upload_source_unredacted(request, key, source, size, options)
+            .map_err(|e| e.redact_credentials(self.credentials()))
+    }
+
+    fn upload_source_unredacted(
         &self,
         request: &PrepareUploadRequest,
         key: &str,
@@ -560,6 +583,7 @@ mod tests {
             UploadOptions::new().threads(MAX_THREADS + 1),
             UploadOptions::new().content_type("a\nb"),
             UploadOptions::new().stall_timeout(Duration::ZERO),
+            UploadOptions::new().stall_timeout(Duration::MAX),
             UploadOptions::new().checkpoint(""),
         ] {
             assert!(
