@@ -42,12 +42,29 @@ struct Case {
     not_before: Duration,
 }
 
+/// Runs `call` on a thread of its own and gives its result, or `None` when
+/// it has not returned well after `within` (a hang fails the test instead
+/// of hanging it).
+fn bounded<T: Send + 'static>(
+    within: Duration,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(call());
+    });
+    rx.recv_timeout(within + Duration::from_secs(10)).ok()
+}
+
 fn run(case: &Case) {
     let emu = Emulator::start().unwrap();
     let client = builder(&emu).build().unwrap();
     emu.inject(case.fault.clone(), case.times);
     let started = Instant::now();
-    let result = client.prepare_upload(&PrepareUploadRequest::new("test"));
+    let result = bounded(case.within, move || {
+        client.prepare_upload(&PrepareUploadRequest::new("test"))
+    })
+    .unwrap_or_else(|| panic!("{}: hung past {:?}", case.name, case.within));
     let elapsed = started.elapsed();
     let seen = emu.requests();
     assert!(elapsed <= case.within, "{}: took {elapsed:?}", case.name);
@@ -296,9 +313,16 @@ fn a_server_clock_hours_ahead_is_learned_once_and_kept() {
     // Even with retries off, a corrected timestamp is tried once.
     let client = builder(&emu).retries(0).build().unwrap();
     assert_eq!(client.clock_offset(), 0);
+    let started = Instant::now();
     client
         .prepare_upload(&PrepareUploadRequest::new("test"))
         .unwrap();
+    // The corrected attempt follows at once: no backoff.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let seen = emu.requests();
     assert_eq!(seen.len(), 2, "one refused, one corrected");
     assert_eq!(seen[0].code.as_deref(), Some("InvalidTimeStamp.Expired"));
@@ -330,9 +354,15 @@ fn a_server_clock_behind_is_learned_too() {
         .start()
         .unwrap();
     let client = builder(&emu).build().unwrap();
+    let started = Instant::now();
     client
         .prepare_upload(&PrepareUploadRequest::new("test"))
         .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!((client.clock_offset() + 2 * 3600).abs() <= 2);
     assert_eq!(emu.requests().len(), 2);
 }
@@ -343,9 +373,15 @@ fn a_small_skew_within_tolerance_is_noticed_without_a_refusal() {
     // client's 5-minute threshold, so the offset is learned from Date.
     let emu = Emulator::builder().clock_skew_secs(600).start().unwrap();
     let client = builder(&emu).build().unwrap();
+    let started = Instant::now();
     client
         .prepare_upload(&PrepareUploadRequest::new("test"))
         .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(emu.requests().len(), 1);
     assert!((client.clock_offset() - 600).abs() <= 2);
 }
