@@ -9,7 +9,11 @@ use std::time::Duration;
 use common::{canned_server, canned_server_recording, http_response};
 use ens_upload::emulator::{Emulator, Fault};
 use ens_upload::sign::rpc_v1;
-use ens_upload::{Client, ClientBuilder, Credentials, Error, PrepareUploadRequest};
+use ens_upload::upload::MIN_PART_SIZE;
+use ens_upload::{
+    Client, ClientBuilder, Credentials, Error, PrepareUploadRequest, ProgressAction,
+    SignatureDiagnosis, TransportKind, UploadOptions, UploadResult,
+};
 
 const ID: &str = "STS.HygieneKeyId";
 const SECRET: &str = "S3CR3T-HYGIENE-VALUE";
@@ -27,6 +31,12 @@ fn assert_error_clean(what: &str, e: &Error) {
     assert_clean(what, &format!("{e:#?}"));
     if let Some(api) = e.api() {
         assert_clean(what, &format!("{api} {api:?}"));
+    }
+    // And every error it says it was caused by.
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        assert_clean(what, &format!("{s} {s:?} {s:#?}"));
+        source = s.source();
     }
 }
 
@@ -209,4 +219,429 @@ fn no_error_path_leaks_the_secret_or_token() {
         SECRET,
     );
     assert_clean("RpcV1Signature", &format!("{sig:?}"));
+}
+
+// ---------------------------------------------------------------------------
+// Uploads: the OSS side of the same credentials.
+// ---------------------------------------------------------------------------
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("ens-upload-hygiene-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// A file of `len` bytes in the directory.
+    fn file(&self, name: &str, len: usize) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(
+            &path,
+            (0..len).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Multipart from 100 KiB, in 100 KiB parts.
+fn parts() -> UploadOptions {
+    UploadOptions::new()
+        .part_size(MIN_PART_SIZE)
+        .multipart_threshold(MIN_PART_SIZE)
+}
+
+/// The emulator knowing our STS credentials, handing out `oss` (its own
+/// address when `None`) as the upload endpoint.
+fn sts_emulator(oss: Option<&str>) -> Emulator {
+    let b = Emulator::builder().sts(ID, SECRET, TOKEN);
+    match oss {
+        Some(o) => b.oss_endpoint(o.trim_start_matches("http://")),
+        None => b,
+    }
+    .start()
+    .unwrap()
+}
+
+fn upload(
+    client: &Client,
+    path: &std::path::Path,
+    options: &UploadOptions,
+) -> Result<UploadResult, Error> {
+    client.upload_file(
+        &PrepareUploadRequest::new("test"),
+        "k/obj.bin",
+        path,
+        options,
+    )
+}
+
+/// OSS's XML error with these fields.
+fn oss_error_xml(status: &str, code: &str, message: &str, string_to_sign: Option<&str>) -> Vec<u8> {
+    let mut body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>\
+         <RequestId>R-1</RequestId><HostId>b.oss</HostId>"
+    );
+    if let Some(sts) = string_to_sign {
+        body.push_str(&format!("<StringToSign>{sts}</StringToSign>"));
+    }
+    body.push_str("</Error>");
+    http_response(status, "Content-Type: application/xml\r\n", body.as_bytes())
+}
+
+/// Uploads an empty file (no body, so a canned answer never races an
+/// unread body) to an OSS endpoint answering `answer` to every request.
+fn upload_to_canned(answer: Vec<u8>) -> Result<UploadResult, Error> {
+    let dir = TempDir::new("canned");
+    let empty = dir.file("empty.bin", 0);
+    let oss = canned_server(answer, 4);
+    let emu = sts_emulator(Some(&oss));
+    let c = client(&emu.endpoint()).build().unwrap();
+    upload(&c, &empty, &UploadOptions::new())
+}
+
+#[test]
+fn no_upload_error_path_leaks_the_secret_or_token() {
+    let dir = TempDir::new("paths");
+    let small = dir.file("small.bin", 1000);
+    let multi = dir.file("multi.bin", 2 * MIN_PART_SIZE as usize + 5);
+    let emu = sts_emulator(None);
+    let ok = client(&emu.endpoint()).build().unwrap();
+    let stored = upload(&ok, &small, &UploadOptions::new()).expect("an STS upload");
+
+    let mut errors: Vec<(String, Error)> = Vec::new();
+    let mut push = |what: &str, r: Result<UploadResult, Error>, expected: fn(&Error) -> bool| {
+        let e = r.expect_err(what);
+        assert!(expected(&e), "{what}: unexpected {e:?}");
+        errors.push((what.to_owned(), e));
+    };
+
+    // Integrity: the object's and a part's CRC-64 answered wrong.
+    emu.inject(Fault::OssBadCrc, 1);
+    push(
+        "integrity of the object",
+        upload(&ok, &small, &UploadOptions::new()),
+        |e| matches!(e, Error::Integrity { what, .. } if what == "object"),
+    );
+    emu.inject(Fault::OssBadCrc, 1);
+    push(
+        "integrity of a part",
+        upload(&ok, &multi, &parts()),
+        |e| matches!(e, Error::Integrity { what, .. } if what.starts_with("part ")),
+    );
+
+    // Cancelled from the progress callback, with a checkpoint kept.
+    let ckpt = dir.0.join("cancel.ckpt");
+    push(
+        "cancelled",
+        upload(
+            &ok,
+            &multi,
+            &parts()
+                .checkpoint(&ckpt)
+                .on_progress(|done, _| ProgressAction::from(done == 0)),
+        ),
+        |e| matches!(e, Error::Cancelled { .. }),
+    );
+
+    // The file: missing, a directory.
+    push(
+        "missing file",
+        upload(&ok, &dir.0.join("missing.bin"), &UploadOptions::new()),
+        |e| matches!(e, Error::LocalIo { kind, .. } if *kind == std::io::ErrorKind::NotFound),
+    );
+    push(
+        "a directory",
+        upload(&ok, &dir.0, &UploadOptions::new()),
+        |e| matches!(e, Error::LocalIo { .. }),
+    );
+    // The checkpoint: its directory missing (written after the first
+    // request), its "directory" a file (read before).
+    push(
+        "checkpoint in a missing directory",
+        upload(
+            &ok,
+            &multi,
+            &parts().checkpoint(dir.0.join("no/such/dir/c.ckpt")),
+        ),
+        |e| matches!(e, Error::LocalIo { .. }),
+    );
+    push(
+        "checkpoint under a file",
+        upload(&ok, &multi, &parts().checkpoint(small.join("c.ckpt"))),
+        |e| matches!(e, Error::LocalIo { .. }),
+    );
+
+    // Transport: reset mid-body, silence past the stall timeout, nothing
+    // listening at the OSS endpoint.
+    emu.inject(Fault::OssResetAfterBytes(10), 1);
+    push(
+        "reset after 10 body bytes",
+        upload(&ok, &small, &UploadOptions::new()),
+        |e| matches!(e, Error::Transport { .. }),
+    );
+    emu.inject(Fault::OssSlow(Duration::from_millis(800)), 1);
+    push(
+        "stalled",
+        upload(
+            &ok,
+            &small,
+            &UploadOptions::new().stall_timeout(Duration::from_millis(200)),
+        ),
+        |e| {
+            matches!(
+                e,
+                Error::Transport {
+                    kind: TransportKind::Timeout,
+                    ..
+                }
+            )
+        },
+    );
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let to_closed = sts_emulator(Some(&closed));
+    push(
+        "OSS refused",
+        upload(
+            &client(&to_closed.endpoint()).build().unwrap(),
+            &small,
+            &UploadOptions::new(),
+        ),
+        |e| matches!(e, Error::Transport { .. }),
+    );
+
+    // OSS's 5xx, from the emulator and as a gateway's HTML page.
+    emu.inject(Fault::OssInternalError, 1);
+    push("OSS 500", upload(&ok, &small, &UploadOptions::new()), |e| {
+        e.http_status() == Some(500) && e.code() == Some("InternalError")
+    });
+    push(
+        "OSS 502 HTML",
+        upload_to_canned(http_response(
+            "502 Bad Gateway",
+            "Content-Type: text/html\r\n",
+            b"<html><body>bad gateway</body></html>",
+        )),
+        |e| matches!(e, Error::Decode { status: 502, .. }),
+    );
+
+    // OSS's XML errors, one quoting the token in its message the way OSS
+    // quotes a string to sign.
+    push(
+        "OSS NoSuchBucket",
+        upload_to_canned(oss_error_xml(
+            "404 Not Found",
+            "NoSuchBucket",
+            "no bucket",
+            None,
+        )),
+        |e| e.code() == Some("NoSuchBucket"),
+    );
+    push(
+        "OSS AccessDenied quoting the token",
+        upload_to_canned(oss_error_xml(
+            "403 Forbidden",
+            "AccessDenied",
+            &format!("denied for\nx-oss-security-token:{TOKEN}\n/b/k"),
+            None,
+        )),
+        |e| e.code() == Some("AccessDenied"),
+    );
+
+    // SignatureDoesNotMatch: an OSS that knows another secret for our key
+    // (it quotes our string to sign, token included: WrongSecret), and one
+    // that signed another string, token included (both shown, redacted).
+    let other_oss = Emulator::builder()
+        .sts(ID, "S3CR3T-OTHER", TOKEN)
+        .start()
+        .unwrap();
+    let to_other = sts_emulator(Some(&other_oss.endpoint()));
+    push(
+        "OSS SignatureDoesNotMatch, wrong secret",
+        upload(
+            &client(&to_other.endpoint()).build().unwrap(),
+            &small,
+            &UploadOptions::new(),
+        ),
+        |e| {
+            e.api().is_some_and(|a| {
+                a.code == "SignatureDoesNotMatch"
+                    && a.signature_diagnosis == Some(SignatureDiagnosis::WrongSecret)
+            })
+        },
+    );
+    let theirs =
+        format!("PUT\n\napplication/octet-stream\nDate\nx-oss-security-token:{TOKEN}\n/other/k");
+    let differs = upload_to_canned(oss_error_xml(
+        "403 Forbidden",
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match",
+        Some(&theirs),
+    ));
+    match differs
+        .as_ref()
+        .map_err(|e| e.api().and_then(|a| a.signature_diagnosis.clone()))
+    {
+        Err(Some(SignatureDiagnosis::CanonicalizationDiffers { client, server })) => {
+            assert!(server.contains("/other/k"), "{server}");
+            assert!(
+                client.contains("x-oss-security-token:<redacted>"),
+                "{client}"
+            );
+        }
+        other => panic!("expected CanonicalizationDiffers, got {other:?}"),
+    }
+    push(
+        "OSS SignatureDoesNotMatch, canonicalization",
+        differs,
+        |_| true,
+    );
+
+    // A 3xx from OSS: an error, and the place it points at hears nothing.
+    let (elsewhere, followed) = canned_server_recording(http_response("200 OK", "", b""), 1);
+    push(
+        "OSS 307",
+        upload_to_canned(http_response(
+            "307 Temporary Redirect",
+            &format!("Location: {elsewhere}/test/k/obj.bin\r\n"),
+            b"",
+        )),
+        |e| matches!(e, Error::Redirect { status: 307, .. }),
+    );
+    assert!(
+        followed.recv_timeout(Duration::from_millis(300)).is_err(),
+        "an OSS 3xx was followed"
+    );
+
+    assert!(errors.len() >= 17, "{}", errors.len());
+    for (what, e) in &errors {
+        assert_error_clean(what, e);
+    }
+
+    // Debug of the options and the result.
+    let options = parts()
+        .checkpoint(dir.0.join("c.ckpt"))
+        .content_type("video/mp4")
+        .stall_timeout(Duration::from_secs(1))
+        .on_progress(|_, _| ProgressAction::Continue);
+    assert_clean("UploadOptions", &format!("{options:?} {options:#?}"));
+    assert_clean("UploadResult", &format!("{stored:?} {stored:#?}"));
+    let multi_stored = upload(&ok, &multi, &parts()).unwrap();
+    assert_clean("UploadResult", &format!("{multi_stored:?}"));
+}
+
+/// Server text that echoes the security token (a gateway's error page
+/// showing the request it refused, as debugging proxies do; an OSS
+/// message naming the token inline) must not carry it into the error.
+/// The body's start kept by `Error::Decode` and the messages are server
+/// text: the client's own secret and token are scrubbed from them.
+#[test]
+fn server_text_echoing_the_token_does_not_leak_it() {
+    let page = format!(
+        "<html><body><pre>PUT /test/k HTTP/1.1\nx-oss-security-token: {TOKEN}\n</pre></body></html>"
+    );
+    let e = upload_to_canned(http_response(
+        "502 Bad Gateway",
+        "Content-Type: text/html\r\n",
+        page.as_bytes(),
+    ))
+    .expect_err("a 502");
+    assert!(matches!(e, Error::Decode { status: 502, .. }), "{e:?}");
+    let page_error = e;
+
+    let e = upload_to_canned(oss_error_xml(
+        "403 Forbidden",
+        "InvalidSecurityToken",
+        &format!("The security token {TOKEN} has expired (signed with {SECRET})"),
+        None,
+    ))
+    .expect_err("a 403");
+    assert_eq!(e.code(), Some("InvalidSecurityToken"));
+    let message_error = e;
+
+    // The same on the RPC side, where the token is in the query.
+    let page =
+        format!("<html>502: POST /?Action=PrepareUpload&SecurityToken={TOKEN}&Version=x</html>");
+    let endpoint = canned_server(http_response("502 Bad Gateway", "", page.as_bytes()), 1);
+    let e = client(&endpoint)
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .expect_err("a 502");
+    assert!(matches!(e, Error::Decode { status: 502, .. }), "{e:?}");
+
+    assert_error_clean("RPC 502 page echoing the token", &e);
+    assert_error_clean("OSS message naming the token", &message_error);
+    assert_error_clean("OSS 502 page echoing the token", &page_error);
+}
+
+/// A plain-http endpoint redirected to https, the whole URL kept (what a
+/// proxy or load balancer does): the `Location` holds the signed query,
+/// `SecurityToken` included. The redirect is not followed, and the error
+/// must not show the token.
+#[test]
+fn a_redirect_to_https_keeping_the_query_does_not_leak_the_token() {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut b = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let target = text.split(' ').nth(1).unwrap_or("/").to_owned();
+            let _ = s.write_all(&http_response(
+                "301 Moved Permanently",
+                &format!("Location: https://{addr}{target}\r\n"),
+                b"",
+            ));
+        }
+    });
+    let e = client(&format!("http://{addr}"))
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .expect_err("a 301");
+    assert!(matches!(e, Error::Redirect { status: 301, .. }), "{e:?}");
+    assert_error_clean("redirect keeping the signed query", &e);
+}
+
+/// An error keeps the first 256 bytes of a body it could not decode; a
+/// token that starts before byte 256 and ends after it must not show in
+/// part either. The credentials are scrubbed from `body_prefix` after it
+/// was cut (`Error::redact_credentials`, src/error.rs, on the prefix made
+/// by `response::decode_error`, src/response.rs), so the whole token is no
+/// longer there to be found and its first bytes stay.
+#[test]
+#[ignore = "bug: a token cut at byte 256 of body_prefix is not scrubbed (redact_credentials runs after the cut)"]
+fn a_token_cut_by_the_body_prefix_does_not_leak_in_part() {
+    for at in [240, 250, 255] {
+        let header = "x-oss-security-token: ";
+        let mut page = " ".repeat(at - header.len()).into_bytes();
+        page.extend_from_slice(format!("{header}{TOKEN}").as_bytes());
+        assert_eq!(&page[at..at + 5], b"T0K3N");
+        let e = upload_to_canned(http_response("502 Bad Gateway", "", &page)).expect_err("a 502");
+        assert_error_clean(&format!("OSS 502 page with the token at byte {at}"), &e);
+    }
 }
