@@ -1359,7 +1359,7 @@ proptest! {
         let ok = ip.parse::<IpAddr>().is_ok();
         match validate_client_ip(&ip) {
             Ok(()) => prop_assert!(ok, "accepted {:?}", ip),
-            Err(Error::InvalidInput { field, reason }) => {
+            Err(Error::InvalidInput { field, reason, .. }) => {
                 prop_assert!(!ok, "refused {:?}", ip);
                 prop_assert_eq!(field, "ClientIp");
                 // The input is quoted, cut to 64 bytes.
