@@ -174,8 +174,8 @@ fn upload(
         None => file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::Config {
-                reason: format!("{} has no file name; give --key", file.display()),
+            .ok_or_else(|| {
+                Error::config(format!("{} has no file name; give --key", file.display()))
             })?,
     };
     let mut options = UploadOptions::new();
@@ -235,9 +235,8 @@ type RunningEmulator = (String, ());
 
 #[cfg(feature = "emulator")]
 fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
-    let emu = ens_upload::emulator::Emulator::start().map_err(|e| Error::Config {
-        reason: format!("cannot start the emulator: {e}"),
-    })?;
+    let emu = ens_upload::emulator::Emulator::start()
+        .map_err(|e| Error::config(format!("cannot start the emulator: {e}")))?;
     let creds = emu.credentials();
     eprintln!(
         "prepare_upload: using the bundled emulator at {}",
@@ -248,7 +247,7 @@ fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
 
 #[cfg(not(feature = "emulator"))]
 fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
-    Err(Error::Config {
-        reason: "this build has no emulator; run with --features emulator".into(),
-    })
+    Err(Error::config(
+        "this build has no emulator; run with --features emulator",
+    ))
 }

@@ -7,6 +7,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a call, in kinds a caller can match on.
 ///
+/// Variants and their fields may grow (both are `#[non_exhaustive]`): match
+/// with `..`, e.g. `Error::Transport { kind, .. }`.
+///
 /// No variant ever holds an AccessKey secret or a security token: messages
 /// are built from what is safe to log.
 #[derive(Debug)]
@@ -15,6 +18,7 @@ pub enum Error {
     /// The server answered with an API error (`Code`, `Message`, `RequestId`...).
     Api(Box<ApiError>),
     /// A request parameter was refused before anything was sent.
+    #[non_exhaustive]
     InvalidInput {
         /// The parameter, e.g. `BucketName`.
         field: String,
@@ -22,21 +26,25 @@ pub enum Error {
         reason: String,
     },
     /// The client configuration is unusable (endpoint URL, CA file, proxy...).
+    #[non_exhaustive]
     Config {
         /// What is wrong, naming the setting.
         reason: String,
     },
     /// No usable credentials were found or given.
+    #[non_exhaustive]
     Credentials {
-        /// What is wrong; for the default chain, every place that was looked in.
+        /// What is wrong, naming the source (the file, the environment).
         reason: String,
     },
     /// The default credential chain found nothing anywhere it looked.
+    #[non_exhaustive]
     NoCredentials {
         /// Every place looked in, with what was found there.
         looked_in: Vec<String>,
     },
     /// The request did not get an HTTP response.
+    #[non_exhaustive]
     Transport {
         /// What kind of failure it was.
         kind: TransportKind,
@@ -47,6 +55,7 @@ pub enum Error {
     },
     /// The server answered with a redirect, which is never followed: the
     /// signed URL must not be replayed to another host.
+    #[non_exhaustive]
     Redirect {
         /// The 3xx status.
         status: u16,
@@ -57,6 +66,7 @@ pub enum Error {
     },
     /// The server answered, but the body is not what the API returns
     /// (an HTML error page from a proxy, garbage, missing fields).
+    #[non_exhaustive]
     Decode {
         /// HTTP status of the response.
         status: u16,
@@ -69,6 +79,7 @@ pub enum Error {
         attempts: u32,
     },
     /// The response body was larger than the client accepts.
+    #[non_exhaustive]
     ResponseTooLarge {
         /// HTTP status of the response.
         status: u16,
@@ -79,6 +90,7 @@ pub enum Error {
     },
     /// The upload's progress callback asked to stop. A checkpoint, if one was
     /// set, is kept: the same call later resumes from it.
+    #[non_exhaustive]
     Cancelled {
         /// Bytes sent when it stopped.
         bytes_done: u64,
@@ -88,6 +100,7 @@ pub enum Error {
     /// The CRC-64 the server computed over what it stored is not the one
     /// computed over what was sent: the data was corrupted on the way, and
     /// the object is not reported as uploaded.
+    #[non_exhaustive]
     Integrity {
         /// What was checked, e.g. `part 3` or `object`.
         what: String,
@@ -102,6 +115,7 @@ pub enum Error {
     },
     /// A local file (the one uploaded, or its checkpoint) could not be read
     /// or written, or changed while it was being uploaded.
+    #[non_exhaustive]
     LocalIo {
         /// The file.
         path: std::path::PathBuf,
@@ -368,26 +382,34 @@ impl Error {
             } => {
                 scrub(reason);
                 scrub(body_prefix);
+                // The prefix may have cut a secret in two: its start is not
+                // found whole above.
+                *body_prefix = crate::response::redact_cut_secret(body_prefix, creds);
             }
             _ => {}
         }
         self
     }
 
-    pub(crate) fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Error {
+    /// An [`Error::InvalidInput`]: `field` refused for `reason` (the
+    /// variants are `#[non_exhaustive]`, so code outside the crate builds
+    /// them with these constructors).
+    pub fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::InvalidInput {
             field: field.into(),
             reason: reason.into(),
         }
     }
 
-    pub(crate) fn config(reason: impl Into<String>) -> Error {
+    /// An [`Error::Config`] naming what is wrong with the configuration.
+    pub fn config(reason: impl Into<String>) -> Error {
         Error::Config {
             reason: reason.into(),
         }
     }
 
-    pub(crate) fn credentials(reason: impl Into<String>) -> Error {
+    /// An [`Error::Credentials`] saying what is wrong with the credentials.
+    pub fn credentials(reason: impl Into<String>) -> Error {
         Error::Credentials {
             reason: reason.into(),
         }

@@ -152,6 +152,31 @@ pub(crate) fn redact_secrets(text: &str, creds: &crate::Credentials) -> String {
     out
 }
 
+/// `text` with a trailing start of the secret or the token (four bytes or
+/// more, as they are or percent-encoded) replaced by `<redacted>`: what is
+/// left of a secret when a body was cut to its first bytes.
+pub(crate) fn redact_cut_secret(text: &str, creds: &crate::Credentials) -> String {
+    const MIN: usize = 4;
+    for secret in [Some(creds.secret()), creds.security_token()]
+        .into_iter()
+        .flatten()
+    {
+        let once = crate::sign::percent_encode(secret);
+        for needle in [secret, once.as_str()] {
+            let longest = needle.len().saturating_sub(1);
+            for len in (MIN..=longest).rev() {
+                let Some(start) = needle.get(..len) else {
+                    continue;
+                };
+                if let Some(kept) = text.strip_suffix(start) {
+                    return format!("{kept}<redacted>");
+                }
+            }
+        }
+    }
+    text.to_owned()
+}
+
 /// Replaces what follows each `key` up to the next `end` with `<redacted>`.
 fn redact_value(s: &str, key: &str, end: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -39,7 +39,7 @@ fn the_default_chain_in_order() {
 
     // Nothing anywhere: the error names all three places.
     match Credentials::from_default_chain().unwrap_err() {
-        Error::NoCredentials { looked_in } => {
+        Error::NoCredentials { looked_in, .. } => {
             assert_eq!(looked_in.len(), 3, "{looked_in:?}");
             assert!(looked_in[0].contains("ALIBABA_CLOUD_ACCESS_KEY_ID"));
             assert!(looked_in[1].contains(".alibabacloud/credentials.ini"));

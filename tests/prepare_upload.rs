@@ -287,7 +287,9 @@ fn bad_input_is_refused_before_sending() {
     for (req, field, why) in cases {
         let e = client.prepare_upload(&req).unwrap_err();
         match &e {
-            Error::InvalidInput { field: f, reason } => {
+            Error::InvalidInput {
+                field: f, reason, ..
+            } => {
                 assert_eq!(f, field, "{e}");
                 assert!(reason.contains(why), "{e}");
             }

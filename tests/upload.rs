@@ -298,6 +298,7 @@ fn crc_mismatch_is_an_integrity_error() {
             server_crc64,
             attempts,
             request_id,
+            ..
         } => {
             assert_eq!(what, "object");
             assert_eq!(*local_crc64, ens_upload::crc64::checksum(&data));
@@ -424,7 +425,9 @@ fn cancel_then_resume_sends_nothing_twice() {
         .upload_file(&req(), "c", &path, &cancelling(350_000).checkpoint(&ckpt))
         .unwrap_err();
     match e {
-        Error::Cancelled { bytes_done, total } => {
+        Error::Cancelled {
+            bytes_done, total, ..
+        } => {
             assert!(bytes_done >= 350_000 && bytes_done < total, "{bytes_done}");
             assert_eq!(total, 1_000_000);
         }
@@ -1222,7 +1225,7 @@ fn a_checkpoint_path_holding_another_file_is_refused() {
                 .upload_file(&req(), "v", &path, &opts.checkpoint(checkpoint))
                 .unwrap_err();
             match &e {
-                Error::InvalidInput { field, reason } => {
+                Error::InvalidInput { field, reason, .. } => {
                     assert_eq!(field, "checkpoint", "{name}, {how}");
                     assert!(reason.contains("refusing"), "{reason}");
                 }
