@@ -8,7 +8,7 @@ use ens_upload::emulator::{
     Emulator, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_SECURITY_TOKEN,
     TEST_STS_ACCESS_KEY_ID, TEST_STS_ACCESS_KEY_SECRET,
 };
-use ens_upload::sign::{acs3_hmac_sha256, percent_encode, sha256_hex};
+use ens_upload::sign::{acs3_hmac_sha256, format_timestamp, percent_encode, sha256_hex};
 
 /// What a test changes in an otherwise well-signed request.
 #[derive(Default)]
@@ -25,30 +25,6 @@ struct Tweak {
 struct Answer {
     status: u16,
     json: serde_json::Value,
-}
-
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    // Days to civil date (Howard Hinnant's algorithm), enough for a test.
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 fn nonce() -> String {
@@ -70,7 +46,9 @@ fn send(emu: &Emulator, sts: bool, query: &[(&str, &str)], tweak: Tweak) -> Answ
     };
     let host = emu.addr().to_string();
     let nonce = tweak.nonce.unwrap_or_else(nonce);
-    let date = tweak.date.unwrap_or_else(utc_now);
+    let date = tweak
+        .date
+        .unwrap_or_else(|| format_timestamp(std::time::SystemTime::now()));
     let body_sha = sha256_hex(b"");
     let sent_sha = tweak.content_sha256.unwrap_or_else(|| body_sha.clone());
     let mut headers: Vec<(&str, &str)> = vec![
