@@ -97,10 +97,13 @@ impl OssStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
+        let store = STORES.fetch_add(1, Ordering::SeqCst);
+        if store == 0 {
+            remove_stores_of_dead_processes(&std::env::temp_dir());
+        }
         let dir = std::env::temp_dir().join(format!(
-            "ens-emulator-oss-{}-{}-{nanos}",
+            "ens-emulator-oss-{}-{store}-{nanos}",
             std::process::id(),
-            STORES.fetch_add(1, Ordering::SeqCst)
         ));
         OssStore {
             dir,
@@ -119,6 +122,37 @@ impl OssStore {
     /// Deletes every stored byte (the emulator stopped).
     pub(super) fn remove_files(&self) {
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the stores a killed emulator process left in `tmp` (a process
+/// stopped by a signal never drops its store). Only directories named as
+/// stores are touched, and only when their process is gone (Linux `/proc`;
+/// elsewhere nothing is removed).
+fn remove_stores_of_dead_processes(tmp: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("ens-emulator-oss-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A zombie (killed, not yet reaped) counts as gone.
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+        let alive = state.is_some_and(|c| c != 'Z' && c != 'X');
+        if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -1030,6 +1064,24 @@ fn host_without_port(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stores_of_dead_processes_are_removed_and_nothing_else() {
+        let tmp = std::env::temp_dir().join(format!("ens-emu-sweep-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).unwrap();
+        // No process has pid u32::MAX - 1 on Linux (pid_max is far lower).
+        let dead = tmp.join(format!("ens-emulator-oss-{}-0-1", u32::MAX - 1));
+        let alive = tmp.join(format!("ens-emulator-oss-{}-0-1", std::process::id()));
+        let other = tmp.join(format!("not-ours-{}-0-1", u32::MAX - 1));
+        for d in [&dead, &alive, &other] {
+            fs::create_dir_all(d.join("x")).unwrap();
+        }
+        remove_stores_of_dead_processes(&tmp);
+        assert!(!dead.exists());
+        assert!(alive.exists() && other.exists());
+        let _ = fs::remove_dir_all(&tmp);
+    }
 
     #[test]
     fn hosts_and_queries() {
