@@ -1591,7 +1591,10 @@ pub unsafe extern "C" fn ens_upload_options_set_threads(
 /// key, bucket and checkpoint after a crash, a cancel or a network loss
 /// resumes where it stopped (`ens_upload_result_resumed_parts`). A checkpoint
 /// that does not match the file is discarded and the upload starts over.
-/// Files that go in one PutObject write none.
+/// Files that go in one PutObject write none. A file at that path that is
+/// not a checkpoint (and not empty), or is the file being uploaded, is never
+/// overwritten: `ens_upload_file` fails with `ENS_ERR_INVALID_INPUT` (field
+/// `"checkpoint"`) before sending anything.
 ///
 /// `options` is required; `checkpoint_path` may be NULL, else UTF-8 naming
 /// a file (not `""` or `/`: `ENS_ERR_INVALID_INPUT`, field `"checkpoint"`),
