@@ -4,9 +4,11 @@
 //! parameters the V1 signature covers, bad arguments and `NoSuchUpload`; and
 //! the parts an upload by the library left open when cancelled.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ens_upload::emulator::Emulator;
@@ -587,16 +589,6 @@ impl Drop for TempDir {
     }
 }
 
-fn checkpoint_parts(path: &Path) -> Vec<u32> {
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    json["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["number"].as_u64().unwrap() as u32)
-        .collect()
-}
-
 #[test]
 fn lists_what_a_cancelled_library_upload_left_open() {
     let emu = Emulator::start().unwrap();
@@ -654,7 +646,7 @@ fn lists_what_a_cancelled_library_upload_left_open() {
         let left = data.len() as u64 - u64::from(n - 1) * MIN_PART_SIZE;
         assert_eq!(*size as u64, left.min(MIN_PART_SIZE), "{got:?}");
     }
-    let ckpt_parts = checkpoint_parts(&ckpt);
+    let ckpt_parts = common::checkpoint_parts(&ckpt).unwrap();
     assert!(ckpt_parts.len() >= 3, "{ckpt_parts:?}");
     assert!(
         ckpt_parts.iter().all(|n| got.iter().any(|(g, _)| g == n)),

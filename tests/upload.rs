@@ -402,16 +402,6 @@ fn cancelling(after: u64) -> UploadOptions {
     })
 }
 
-fn checkpoint_parts(path: &Path) -> Vec<u32> {
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    json["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["number"].as_u64().unwrap() as u32)
-        .collect()
-}
-
 #[test]
 fn cancel_then_resume_sends_nothing_twice() {
     let emu = Emulator::start().unwrap();
@@ -433,7 +423,7 @@ fn cancel_then_resume_sends_nothing_twice() {
         }
         other => panic!("{other:?}"),
     }
-    let done = checkpoint_parts(&ckpt);
+    let done = common::checkpoint_parts(&ckpt).unwrap();
     assert!(done.len() >= 3, "{done:?}");
     assert_eq!(emu.oss_uploads_in_progress(), 1, "kept for the resume");
 
@@ -483,7 +473,7 @@ fn a_changed_file_invalidates_its_checkpoint() {
     client
         .upload_file(&req(), "f", &path, &cancelling(300_000).checkpoint(&ckpt))
         .unwrap_err();
-    assert!(!checkpoint_parts(&ckpt).is_empty());
+    assert!(!common::checkpoint_parts(&ckpt).unwrap().is_empty());
 
     // Same size, same modification time, other bytes: only the parts'
     // CRCs can tell.
@@ -701,16 +691,7 @@ fn the_emulator_serves_virtual_hosted_requests() {
     // routes `Host: <bucket>.<endpoint>` the way OSS does.
     let emu = Emulator::start().unwrap();
     let bucket = emu.oss_bucket_for("test");
-    let probe = common::raw_exchange(
-        emu.addr(),
-        "HEAD /nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let date = probe
-        .lines()
-        .find_map(|l| l.strip_prefix("Date: "))
-        .expect("a Date header")
-        .trim()
-        .to_owned();
+    let date = common::emulator_date(&emu);
     let resource = ens_upload::sign::oss_canonical_resource(Some(&bucket), "dir/v.txt", &[]);
     let sig = ens_upload::sign::oss_v1::<&str, &str>(
         "PUT",
@@ -1031,16 +1012,7 @@ fn a_server_wait_within_the_call_timeout_is_honoured_on_data_requests() {
 /// Aborts a multipart upload on the emulator behind the client's back (as
 /// OSS does when an upload expires), with a request signed by hand.
 fn abort_behind_the_clients_back(emu: &Emulator, bucket: &str, key: &str, upload_id: &str) {
-    let probe = common::raw_exchange(
-        emu.addr(),
-        "HEAD /nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let date = probe
-        .lines()
-        .find_map(|l| l.strip_prefix("Date: "))
-        .expect("a Date header")
-        .trim()
-        .to_owned();
+    let date = common::emulator_date(emu);
     let resource = ens_upload::sign::oss_canonical_resource(
         Some(bucket),
         key,
@@ -1090,7 +1062,7 @@ fn a_checkpoint_without_parts_whose_upload_the_server_forgot_starts_over() {
         .upload_file(&req(), "z", &path, &stop_at_once)
         .unwrap_err();
     assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
-    assert!(checkpoint_parts(&ckpt).is_empty());
+    assert!(common::checkpoint_parts(&ckpt).unwrap().is_empty());
     assert_eq!(emu.oss_uploads_in_progress(), 1);
 
     // The server forgets it (aborted, or expired by a lifecycle rule).
@@ -1155,7 +1127,7 @@ fn a_checkpoint_that_could_not_be_removed_does_not_upload_again() {
     // sends no part again, confirms the object and removes the checkpoint.
     std::fs::remove_file(&ckpt_dir).unwrap();
     std::fs::rename(&away, &ckpt_dir).unwrap();
-    assert_eq!(checkpoint_parts(&ckpt), [1, 2, 3]);
+    assert_eq!(common::checkpoint_parts(&ckpt).unwrap(), [1, 2, 3]);
     emu.clear_requests();
     let again = client.upload_file(&req(), "f", &path, &opts).unwrap();
     assert_eq!((again.parts, again.resumed_parts), (3, 3));
@@ -1179,7 +1151,7 @@ fn a_put_object_aborts_the_upload_of_a_stale_checkpoint() {
     client
         .upload_file(&req(), "s", &path, &cancelling(200_000).checkpoint(&ckpt))
         .unwrap_err();
-    assert!(!checkpoint_parts(&ckpt).is_empty());
+    assert!(!common::checkpoint_parts(&ckpt).unwrap().is_empty());
     assert_eq!(emu.oss_uploads_in_progress(), 1);
 
     // Now the object goes in one PutObject: the old upload's parts must

@@ -3,6 +3,8 @@
 //! committed; the parent resumes with the same call. The object must be
 //! byte-identical, and no part the checkpoint listed may be sent again.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,19 +57,6 @@ fn child_upload_until_killed() {
     println!("child finished: {:?}", out.map(|o| o.parts));
 }
 
-fn checkpoint_parts(path: &Path) -> Option<Vec<u32>> {
-    let bytes = std::fs::read(path).ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        json["parts"]
-            .as_array()?
-            .iter()
-            .filter_map(|p| p["number"].as_u64())
-            .map(|n| n as u32)
-            .collect(),
-    )
-}
-
 #[test]
 fn killed_mid_upload_then_resumed() {
     if std::env::var(CHILD_ENV).is_ok() {
@@ -106,7 +95,7 @@ fn killed_mid_upload_then_resumed() {
 
     let started = Instant::now();
     let listed = loop {
-        if let Some(parts) = checkpoint_parts(&checkpoint).filter(|p| !p.is_empty()) {
+        if let Some(parts) = common::checkpoint_parts(&checkpoint).filter(|p| !p.is_empty()) {
             break parts;
         }
         assert!(
@@ -124,7 +113,7 @@ fn killed_mid_upload_then_resumed() {
     emu.clear_faults();
 
     // What the checkpoint says after the kill (it may have grown since).
-    let listed_at_kill = checkpoint_parts(&checkpoint).unwrap();
+    let listed_at_kill = common::checkpoint_parts(&checkpoint).unwrap();
     assert!(listed_at_kill.len() >= listed.len());
     let total_parts = (FILE_LEN as u64).div_ceil(MIN_PART_SIZE) as u32;
     assert!(

@@ -27,7 +27,7 @@ mod answers;
 
 use std::time::Duration;
 
-use answers::{Answer, Body, Case, Checkpoint, CheckpointJson, Crc, Length, PartJson};
+use answers::{http_date, Answer, Body, Case, Checkpoint, CheckpointJson, Crc, Length, PartJson};
 use ens_upload::upload::MIN_PART_SIZE;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -143,32 +143,6 @@ fn header_value(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
         2 => u.int_in_range(0u64..=3)?.to_string().into_bytes(),
         _ => u.choose(VALUES)?.as_bytes().to_vec(),
     })
-}
-
-fn http_date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 fn body(u: &mut Unstructured<'_>) -> Result<Body> {

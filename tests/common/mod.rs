@@ -85,3 +85,32 @@ pub fn client_at(endpoint: &str) -> Client {
         .build()
         .unwrap()
 }
+
+/// The part numbers a resume checkpoint lists, or `None` when the file is
+/// missing or not one.
+pub fn checkpoint_parts(path: &std::path::Path) -> Option<Vec<u32>> {
+    let bytes = std::fs::read(path).ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(
+        json["parts"]
+            .as_array()?
+            .iter()
+            .filter_map(|p| p["number"].as_u64())
+            .map(|n| n as u32)
+            .collect(),
+    )
+}
+
+/// The emulator's clock as an HTTP `Date`, for requests signed by hand.
+pub fn emulator_date(emu: &Emulator) -> String {
+    let probe = raw_exchange(
+        emu.addr(),
+        "HEAD /nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    probe
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .expect("a Date header")
+        .trim()
+        .to_owned()
+}
