@@ -337,8 +337,12 @@ static void test_cancel_and_resume(void) {
     ens_upload_result *r = upload_ok(c, "c/resume.bin", path, o, &p);
     check_result(r, "c/resume.bin", size, crc, 10, "application/octet-stream");
     uint32_t resumed = ens_upload_result_resumed_parts(r);
-    CHECK(resumed >= 3 && resumed < 10);
-    CHECK(p.first_done == (uint64_t)resumed * PART);
+    /* At least the parts before the cancel point. All 10 when the worker
+     * thread finished them before the caller's thread, busy on a loaded
+     * machine, got to call the callback that cancelled. */
+    if (resumed < 3 || resumed > 10) FAIL("resumed %u parts", resumed);
+    uint64_t resumed_bytes = (uint64_t)resumed * PART;
+    CHECK(p.first_done == (resumed_bytes < size ? resumed_bytes : size));
     check_progress(&p, size);
     for (uint32_t n = 1; n <= resumed; n++) CHECK(ctl_num("main parts c/resume.bin %u", n) == 1);
     CHECK(ctl_num("main initiates c/resume.bin") == 1);
