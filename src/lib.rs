@@ -26,21 +26,19 @@ mod client;
 mod clock;
 pub mod crc64;
 pub mod credentials;
-mod endpoint;
 mod error;
 pub mod ffi;
+mod http;
 mod prepare_upload;
-mod resolve;
+mod redact;
 pub mod response;
-mod retry;
 pub mod sign;
-mod tls;
-mod transport;
 pub mod upload;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
+pub use client::TLS_BACKEND;
 pub use client::{
     Client, ClientBuilder, API_VERSION, DEFAULT_ENDPOINT, MAX_RESPONSE_BYTES, MAX_TIMEOUT,
     USER_AGENT,
@@ -51,7 +49,6 @@ pub use prepare_upload::{
     validate_bucket_name, validate_client_ip, PrepareUploadRequest, PrepareUploadResponse,
     MAX_BUCKET_NAME_LEN,
 };
-pub use tls::TLS_BACKEND;
 pub use upload::{ProgressAction, UploadOptions, UploadResult};
 
 // The README's Rust examples are compiled as doctests, so they cannot drift

@@ -20,7 +20,7 @@ impl Endpoint {
         let bad = |why: &str| {
             Err(Error::config(format!(
                 "endpoint {:?} is not a valid http(s)://host[:port] URL: {why}",
-                crate::prepare_upload::truncate_for_message(&crate::client::redact_userinfo(url))
+                crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(url))
             )))
         };
         let Some((scheme, rest)) = url.split_once("://") else {
