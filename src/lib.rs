@@ -40,8 +40,8 @@ pub mod emulator;
 
 pub use client::TLS_BACKEND;
 pub use client::{
-    Client, ClientBuilder, API_VERSION, DEFAULT_ENDPOINT, MAX_RESPONSE_BYTES, MAX_TIMEOUT,
-    USER_AGENT,
+    Client, ClientBuilder, Signature, API_VERSION, DEFAULT_ENDPOINT, MAX_RESPONSE_BYTES,
+    MAX_TIMEOUT, USER_AGENT,
 };
 pub use credentials::Credentials;
 pub use error::{ApiError, Error, KnownCode, Result, SignatureDiagnosis, TransportKind};

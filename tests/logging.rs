@@ -83,7 +83,9 @@ fn each_attempt_is_a_debug_line_with_its_status_and_request_id() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0].0, Level::Debug);
     assert!(
-        lines[0].1.starts_with("PrepareUpload attempt 2: HTTP 200 in "),
+        lines[0]
+            .1
+            .starts_with("PrepareUpload attempt 2: HTTP 200 in "),
         "{lines:?}"
     );
     let failed = records_with("PrepareUpload attempt 1: HTTP 500");
@@ -105,7 +107,9 @@ fn a_learned_clock_offset_is_an_info_line() {
         .unwrap();
     let lines = records_with("learned the server clock offset");
     assert!(
-        lines.iter().any(|(l, m)| *l == Level::Info && m.contains("+10")),
+        lines
+            .iter()
+            .any(|(l, m)| *l == Level::Info && m.contains("+10")),
         "{lines:?}"
     );
     assert_no_secret_logged();

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
-//!                [--file PATH [--key KEY] [--checkpoint PATH]] [-v | --verbose]...
+//!                [--file PATH [--key KEY] [--checkpoint PATH]] [--signature rpc-v1|acs3]
+//!                [-v | --verbose]...
 //! ```
 //!
 //! With `--file`, it then uploads the file to the bucket and endpoint it was
@@ -26,7 +27,9 @@ mod log;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use ens_upload::{Client, Credentials, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
+use ens_upload::{
+    Client, Credentials, Error, PrepareUploadRequest, ProgressAction, Signature, UploadOptions,
+};
 
 struct Args {
     bucket: String,
@@ -38,10 +41,12 @@ struct Args {
     key: Option<String>,
     checkpoint: Option<PathBuf>,
     verbose: u8,
+    signature: Signature,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
-                      [--file PATH [--key KEY] [--checkpoint PATH]] [-v | --verbose]...";
+                      [--file PATH [--key KEY] [--checkpoint PATH]] [--signature rpc-v1|acs3]
+                      [-v | --verbose]...";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
@@ -49,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
         (None, None, None, None, false);
     let (mut file, mut key, mut checkpoint) = (None, None, None);
     let mut verbose = 0u8;
+    let mut signature = Signature::RpcV1;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -60,6 +66,15 @@ fn parse_args() -> Result<Args, String> {
             "--file" => file = Some(PathBuf::from(value("--file")?)),
             "--key" => key = Some(value("--key")?),
             "--checkpoint" => checkpoint = Some(PathBuf::from(value("--checkpoint")?)),
+            "--signature" => {
+                signature = match value("--signature")?.as_str() {
+                    "rpc-v1" => Signature::RpcV1,
+                    "acs3" => Signature::Acs3HmacSha256,
+                    other => {
+                        return Err(format!("--signature must be rpc-v1 or acs3, not {other:?}"))
+                    }
+                }
+            }
             "-v" | "--verbose" => verbose = verbose.saturating_add(1),
             "-vv" => verbose = verbose.saturating_add(2),
             "-vvv" => verbose = verbose.saturating_add(3),
@@ -96,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
         key,
         checkpoint,
         verbose,
+        signature,
     })
 }
 
@@ -155,7 +171,10 @@ fn run(args: &Args) -> Result<(), Error> {
     if let Some(url) = &args.endpoint {
         builder = builder.endpoint(url.clone());
     }
-    let client = builder.credentials(credentials).build()?;
+    let client = builder
+        .credentials(credentials)
+        .signature(args.signature)
+        .build()?;
 
     let mut request = PrepareUploadRequest::new(args.bucket.clone());
     if let Some(ip) = &args.client_ip {

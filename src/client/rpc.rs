@@ -1,5 +1,6 @@
-//! One ENS RPC call: the common parameters, RPC 1.0 signing, the request
-//! through the shared exchange and retry loop, and the answer decoded.
+//! One ENS RPC call: the common parameters, signing (RPC 1.0 by default,
+//! or signature V3, `ACS3-HMAC-SHA256`), the request through the shared
+//! exchange and retry loop, and the answer decoded.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::http::{Answer, Attempt, Body, Hints, Request, Retry};
 use crate::response;
 use crate::sign;
 
-use super::{Inner, API_VERSION};
+use super::{Inner, Signature, API_VERSION};
 
 // Header names built once: parsing a name from a `&str` copies it.
 const X_ACS_ACTION: HeaderName = HeaderName::from_static("x-acs-action");
@@ -56,6 +57,19 @@ pub(super) fn call<T: DeserializeOwned>(
 /// One signed attempt with a fresh nonce and timestamp; a non-2xx answer
 /// is decoded into its error.
 fn send(
+    inner: &Inner,
+    action: &str,
+    params: &[(&str, &str)],
+    attempt: Attempt,
+) -> (Result<Answer>, Hints) {
+    match inner.signature {
+        Signature::RpcV1 => send_rpc_v1(inner, action, params, attempt),
+        Signature::Acs3HmacSha256 => send_acs3(inner, action, params, attempt),
+    }
+}
+
+/// RPC 1.0: every parameter, the signature's own included, in the query.
+fn send_rpc_v1(
     inner: &Inner,
     action: &str,
     params: &[(&str, &str)],
@@ -118,18 +132,93 @@ fn send(
         https: inner.endpoint.is_https(),
         signed_offset,
     });
-    let result = result.and_then(|answer| {
-        if answer.is_success() {
-            Ok(answer)
-        } else {
-            Err(response::decode_error_answer(
-                answer.status,
-                &answer.body,
-                std::str::from_utf8(&signed.string_to_sign).unwrap_or_default(),
-            ))
+    let ours = std::str::from_utf8(&signed.string_to_sign).unwrap_or_default();
+    (result.and_then(|answer| decoded(answer, ours)), hints)
+}
+
+/// Signature V3 as the official Tea SDKs send it: the action's parameters
+/// in the query, the common ones in signed `x-acs-*` headers, and an
+/// `Authorization: ACS3-HMAC-SHA256 ...` header.
+fn send_acs3(
+    inner: &Inner,
+    action: &str,
+    params: &[(&str, &str)],
+    attempt: Attempt,
+) -> (Result<Answer>, Hints) {
+    let session = &inner.session;
+    let creds = &session.credentials;
+    let signed_offset = session.clock.get();
+    let date = crate::clock::format_iso8601(session.clock.now());
+    let nonce = sign::new_nonce();
+    let empty_body = sign::sha256_hex(b"");
+    let mut signed_headers: Vec<(&str, &str)> = vec![
+        ("host", inner.endpoint.authority()),
+        ("x-acs-action", action),
+        ("x-acs-version", API_VERSION),
+        ("x-acs-date", &date),
+        ("x-acs-signature-nonce", &nonce),
+        ("x-acs-content-sha256", &empty_body),
+    ];
+    if let Some(token) = creds.security_token() {
+        signed_headers.push(("x-acs-security-token", token));
+    }
+    let signed = sign::acs3_hmac_sha256(
+        "POST",
+        "/",
+        params,
+        &signed_headers,
+        &empty_body,
+        creds.secret(),
+    );
+    // The query as signed: the canonical request's third line.
+    let query = signed
+        .canonical_request
+        .split('\n')
+        .nth(2)
+        .unwrap_or_default();
+    let url = format!("{}/?{query}", inner.endpoint.as_str());
+    let authorization = signed.authorization(creds.access_key_id());
+    let mut headers = Vec::with_capacity(signed_headers.len() + 1);
+    // ureq writes `Host` itself, from the URL: the same value as signed.
+    for (name, value) in signed_headers
+        .iter()
+        .skip(1)
+        .chain([&("authorization", authorization.as_str())])
+    {
+        match crate::http::header_value(name, value) {
+            Ok(v) => headers.push((HeaderName::from_static(name), v)),
+            Err(e) => return (Err(e), Hints::default()),
         }
+    }
+    let (result, hints) = session.exchange(Request {
+        op: action,
+        attempt,
+        method: "POST",
+        url: &url,
+        headers,
+        body: Body::Empty,
+        stall: None,
+        https: inner.endpoint.is_https(),
+        signed_offset,
     });
-    (result, hints)
+    (
+        result.and_then(|answer| decoded(answer, &signed.string_to_sign)),
+        hints,
+    )
+}
+
+/// A 2xx answer as it is; any other decoded into its error, the server's
+/// string to sign compared with `ours` for a `SignatureDoesNotMatch`.
+fn decoded(answer: Answer, ours: &str) -> Result<Answer> {
+    if answer.is_success() {
+        Ok(answer)
+    } else {
+        Err(response::decode_error_answer(
+            answer.status,
+            &answer.body,
+            ours,
+        ))
+    }
 }
 
 /// Refuses what the client sets itself and what cannot be a parameter name.

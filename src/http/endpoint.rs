@@ -95,6 +95,11 @@ impl Endpoint {
         &self.base
     }
 
+    /// `host[:port]`, as the `Host` header carries it.
+    pub(crate) fn authority(&self) -> &str {
+        self.base.split_once("://").map_or(&self.base, |(_, a)| a)
+    }
+
     pub(crate) fn is_https(&self) -> bool {
         self.https
     }

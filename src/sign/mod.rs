@@ -9,14 +9,12 @@
 //! - [`oss_v1`]: OSS header signature V1 (HMAC-SHA1).
 //! - [`percent_encode`] / [`percent_decode`]: the encoding they share.
 
-#[cfg(feature = "acs3")]
 mod acs3;
 mod encode;
 mod nonce;
 mod oss_v1;
 mod rpc_v1;
 
-#[cfg(feature = "acs3")]
 pub use acs3::{acs3_hmac_sha256, sha256_hex, Acs3Signature, ACS3_ALGORITHM};
 pub use encode::{percent_decode, percent_encode};
 pub use oss_v1::{oss_canonical_resource, oss_v1, OssV1Signature, OSS_SIGNED_SUBRESOURCES};
