@@ -665,3 +665,21 @@ fn lists_what_a_cancelled_library_upload_left_open() {
         r.body
     );
 }
+
+#[test]
+fn the_request_log_keeps_only_the_most_recent_requests() {
+    let emu = Emulator::builder().request_log_limit(3).start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    for n in 0..5 {
+        let r = send(&emu, "PUT", &bucket, &format!("k{n}"), &[], b"x", None);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let paths: Vec<String> = emu.requests().into_iter().map(|r| r.path).collect();
+    let want: Vec<String> = (2..5).map(|n| format!("/{bucket}/k{n}")).collect();
+    assert_eq!(paths, want, "the oldest two were forgotten, in order");
+    // Forgetting requests forgets nothing stored.
+    assert_eq!(
+        emu.oss_object_bytes(&bucket, "k0").as_deref(),
+        Some(&b"x"[..])
+    );
+}
