@@ -3,10 +3,10 @@
 //! Kept free of I/O and clocks so it can be checked byte for byte against the
 //! vectors the official SDKs produce (`tests/data/rpc_v1_signature.json`).
 
-#[cfg(feature = "acs3")]
 mod acs3;
-#[cfg(feature = "acs3")]
 pub use acs3::{acs3_hmac_sha256, sha256_hex, Acs3Signature, ACS3_ALGORITHM};
+mod oss_v4;
+pub use oss_v4::{oss_v4, OssV4Signature, OSS_V4_ALGORITHM};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
