@@ -32,6 +32,10 @@ pub struct EmulatorBuilder {
     pub(super) host_id: String,
     pub(super) clock_skew_secs: i64,
     request_log_limit: usize,
+    /// The region OSS signature V4 must be scoped to (any when `None`).
+    pub(super) oss_region: Option<String>,
+    /// Refuse OSS signature V1, as buckets made since September 2025 do.
+    pub(super) oss_refuse_v1: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -44,6 +48,8 @@ impl Default for EmulatorBuilder {
             host_id: "ens.aliyuncs.com".into(),
             clock_skew_secs: 0,
             request_log_limit: REQUEST_LOG_LIMIT,
+            oss_region: None,
+            oss_refuse_v1: false,
         };
         b = b
             .access_key(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
@@ -120,6 +126,24 @@ impl EmulatorBuilder {
     /// (negative: behind). It judges `Timestamp`s and sends `Date` by it.
     pub fn clock_skew_secs(mut self, secs: i64) -> Self {
         self.clock_skew_secs = secs;
+        self
+    }
+
+    /// The region of the OSS side's buckets (a bare region id such as
+    /// `cn-hangzhou`): requests signed with OSS signature V4 must be scoped
+    /// to it, or are answered 400 `InvalidArgument` ("Invalid signing region
+    /// in Authorization header.", EC `0002-00000226`) as OSS does. Without
+    /// it any region is accepted.
+    pub fn oss_region(mut self, region: impl Into<String>) -> Self {
+        self.oss_region = Some(region.into());
+        self
+    }
+
+    /// Refuses OSS requests signed with signature V1, as OSS does for
+    /// accounts made since March 2025 and buckets made since September 2025:
+    /// 403 `AccessDenied` with EC `0002-00000080`. Signature V4 still works.
+    pub fn oss_refuse_v1(mut self) -> Self {
+        self.oss_refuse_v1 = true;
         self
     }
 

@@ -2,8 +2,13 @@
 //! devices at. It serves PutObject, InitiateMultipartUpload, UploadPart,
 //! ListParts, CompleteMultipartUpload, AbortMultipartUpload, GetObject and
 //! HeadObject on the same port, path-style or virtual-hosted (by the `Host`
-//! header), checks OSS header signature V1 with the emulator's keys, and
-//! answers errors with OSS's XML bodies.
+//! header), checks OSS header signature V4 (`OSS4-HMAC-SHA256`) or V1 with
+//! the emulator's keys (V1 refused with [`EmulatorBuilder::oss_refuse_v1`],
+//! V4's region checked with [`EmulatorBuilder::oss_region`]), and answers
+//! errors with OSS's XML bodies.
+//!
+//! [`EmulatorBuilder::oss_refuse_v1`]: super::EmulatorBuilder::oss_refuse_v1
+//! [`EmulatorBuilder::oss_region`]: super::EmulatorBuilder::oss_region
 //!
 //! Bodies stream to files in a temporary directory of the emulator (removed
 //! when it stops), with their CRC-64 computed on the way; nothing is held
@@ -50,6 +55,11 @@ struct Failure {
     status: u16,
     code: &'static str,
     message: String,
+    /// OSS's detailed error code (`<EC>`), where the emulator knows it.
+    ec: Option<&'static str>,
+    /// SignatureDoesNotMatch: the server's canonical request (V4 only).
+    canonical_request: Option<String>,
+    /// SignatureDoesNotMatch: the server's string to sign.
     string_to_sign: Option<String>,
 }
 
@@ -58,7 +68,16 @@ fn failure(status: u16, code: &'static str, message: impl Into<String>) -> Failu
         status,
         code,
         message: message.into(),
+        ec: None,
+        canonical_request: None,
         string_to_sign: None,
+    }
+}
+
+impl Failure {
+    fn with_ec(mut self, ec: &'static str) -> Failure {
+        self.ec = Some(ec);
+        self
     }
 }
 
@@ -414,11 +433,15 @@ fn error_answer(f: &Failure, request_id: &str, host: &str) -> Answer {
         request_id,
         xml::escape_text(host)
     );
-    if let Some(sts) = &f.string_to_sign {
-        body.push_str(&format!(
-            "  <StringToSign>{}</StringToSign>\n",
-            xml::escape_text(sts)
-        ));
+    let details = [
+        ("CanonicalRequest", f.canonical_request.as_deref()),
+        ("StringToSign", f.string_to_sign.as_deref()),
+        ("EC", f.ec),
+    ];
+    for (tag, text) in details {
+        if let Some(text) = text {
+            body.push_str(&format!("  <{tag}>{}</{tag}>\n", xml::escape_text(text)));
+        }
     }
     body.push_str("</Error>\n");
     Answer {
