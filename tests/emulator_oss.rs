@@ -1027,6 +1027,7 @@ fn refusing_v1_answers_it_as_a_new_bucket_does_and_v4_still_works() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.text("Code").as_deref(), Some("AccessDenied"));
     assert_eq!(r.text("EC").as_deref(), Some("0002-00000080"));
+    assert_eq!(r.header("x-oss-ec"), Some("0002-00000080"));
     assert!(r.text("Message").unwrap().contains("V4"), "{}", r.body);
     assert!(emu.oss_object(&bucket, "k").is_none());
     let rec = emu.requests().pop().unwrap();
@@ -1041,4 +1042,17 @@ fn refusing_v1_answers_it_as_a_new_bucket_does_and_v4_still_works() {
     let emu = Emulator::start().unwrap();
     let r = send(&emu, "PUT", &bucket, "k", &[], b"x", None);
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn an_error_answer_to_head_has_no_body() {
+    let emu = Emulator::start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let (r, _) = send_v4(&emu, "HEAD", &bucket, "missing", &[], b"", &V4::default());
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, "", "a body would be read as the next answer");
+    let announced: usize = r.header("Content-Length").unwrap().parse().unwrap();
+    assert!(announced > 0, "the length GET would have");
+    let rec = emu.requests().pop().unwrap();
+    assert_eq!(rec.code.as_deref(), Some("NoSuchKey"));
 }

@@ -157,6 +157,13 @@ pub(super) fn serve(
             (error_answer(&f, &request_id, &host), req.keep_alive)
         }
     };
+    // An answer to HEAD has no body, errors included (OSS says which in
+    // headers), or the client would read it as the next answer.
+    if req.method == "HEAD" {
+        if let Body::Bytes(b) = &answer.body {
+            answer.body = Body::HeadOnly(b.len() as u64);
+        }
+    }
     // A body not read to its end leaves the connection unusable.
     let keep_alive = keep_alive && body_done;
     let broken = matches!(fault, Some(Fault::OssResetAfterBytes(_))) && writes;
@@ -444,9 +451,13 @@ fn error_answer(f: &Failure, request_id: &str, host: &str) -> Answer {
         }
     }
     body.push_str("</Error>\n");
+    let mut headers = vec![("Content-Type", "application/xml".to_owned())];
+    if let Some(ec) = f.ec {
+        headers.push(("x-oss-ec", ec.to_owned()));
+    }
     Answer {
         status: f.status,
-        headers: vec![("Content-Type", "application/xml".to_owned())],
+        headers,
         body: Body::Bytes(body.into_bytes()),
         code: Some(f.code.to_owned()),
     }
