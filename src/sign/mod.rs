@@ -7,17 +7,21 @@
 //! - [`acs3_hmac_sha256`]: signature V3 (`ACS3-HMAC-SHA256`), what the
 //!   current official SDKs send by default.
 //! - [`oss_v1`]: OSS header signature V1 (HMAC-SHA1).
+//! - [`oss_v4`]: OSS signature V4 (`OSS4-HMAC-SHA256`), what OSS requires
+//!   of accounts and buckets created since 2025.
 //! - [`percent_encode`] / [`percent_decode`]: the encoding they share.
 
 mod acs3;
 mod encode;
 mod nonce;
 mod oss_v1;
+mod oss_v4;
 mod rpc_v1;
 
 pub use acs3::{acs3_hmac_sha256, sha256_hex, Acs3Signature, ACS3_ALGORITHM};
 pub use encode::{percent_decode, percent_encode};
 pub use oss_v1::{oss_canonical_resource, oss_v1, OssV1Signature, OSS_SIGNED_SUBRESOURCES};
+pub use oss_v4::{oss_v4, OssV4Signature, OSS_V4_ALGORITHM};
 pub use rpc_v1::{rpc_v1, RpcV1Signature};
 
 pub(crate) use encode::percent_encode_into;
