@@ -70,6 +70,10 @@ pub(crate) struct Request<'a, 'b> {
     pub(crate) https: bool,
     /// The clock offset the request was signed with.
     pub(crate) signed_offset: i64,
+    /// Whether the answer's `Date` may teach the clock (ENS answers); an
+    /// OSS host is trusted for it only when it refused a request for skew
+    /// (see [`Session::learn_from_refusal`]).
+    pub(crate) learns_clock: bool,
 }
 
 /// A server's answer: any status but a redirect.
@@ -101,6 +105,7 @@ impl Session {
         let started = Instant::now();
         let (op, number, https) = (request.op, request.attempt.number, request.https);
         let signed_offset = request.signed_offset;
+        let learns_clock = request.learns_clock;
         // A HEAD answer has no body, whatever its Content-Length says.
         let is_head = request.method == "HEAD";
         let mut hints = Hints::default();
@@ -120,7 +125,9 @@ impl Session {
         let headers = parts.headers;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let date = header("date");
-        self.clock.observe(date);
+        if learns_clock {
+            self.clock.observe(date, false);
+        }
         hints.clock_changed = self.clock.get() != signed_offset;
         if !(200..300).contains(&status) {
             hints.retry_after = server_retry_after(
@@ -173,6 +180,19 @@ impl Session {
             }),
             hints,
         )
+    }
+
+    /// A server refused a request's time: its `Date` is believed at once.
+    /// Sets `hints.clock_changed` when the offset is no longer the one the
+    /// request was signed with.
+    pub(crate) fn learn_from_refusal(
+        &self,
+        date: Option<&str>,
+        signed_offset: i64,
+        hints: &mut Hints,
+    ) {
+        self.clock.observe(date, true);
+        hints.clock_changed = self.clock.get() != signed_offset;
     }
 
     /// Hands the request to the agent with the limits it asks for.

@@ -13,6 +13,9 @@ use crate::sign;
 
 pub(crate) use crate::http::{Body as Payload, Hints};
 
+/// OSS's code for a request time too far from its clock.
+const REQUEST_TIME_TOO_SKEWED: &str = "RequestTimeTooSkewed";
+
 use super::signing::Signing;
 use super::target::Target;
 use super::xml;
@@ -173,14 +176,19 @@ impl Oss<'_> {
             stall: Some(self.stall_timeout),
             https: self.target.https,
             signed_offset,
+            learns_clock: false,
         });
         let result = result.and_then(|answer| {
             if answer.is_success() {
-                Ok(Reply::from_answer(answer))
-            } else {
-                let request_id = answer.header("x-oss-request-id").unwrap_or_default();
-                Err(decode_error(answer.status, &answer.body, request_id, &ours))
+                return Ok(Reply::from_answer(answer));
             }
+            let request_id = answer.header("x-oss-request-id").unwrap_or_default();
+            let e = decode_error(answer.status, &answer.body, request_id, &ours);
+            // Only a refusal for skew makes an OSS host's Date trusted.
+            if e.code() == Some(REQUEST_TIME_TOO_SKEWED) {
+                session.learn_from_refusal(answer.header("date"), signed_offset, &mut hints);
+            }
+            Err(e)
         });
         let result = match result {
             Err(e) if region.is_none() => {
