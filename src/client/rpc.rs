@@ -132,6 +132,7 @@ fn send_rpc_v1(
         https: inner.endpoint.is_https(),
         signed_offset,
         learns_clock: true,
+        proxy: None,
     });
     let ours = std::str::from_utf8(&signed.string_to_sign).unwrap_or_default();
     finish(session, result, hints, signed_offset, ours)
@@ -202,6 +203,7 @@ fn send_acs3(
         https: inner.endpoint.is_https(),
         signed_offset,
         learns_clock: true,
+        proxy: None,
     });
     finish(
         session,
