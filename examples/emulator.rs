@@ -120,6 +120,6 @@ fn usage(problem: &str) -> ! {
     }
     eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--oss-region REGION] [--oss-refuse-v1] [--request-log N] [--fault NAME[=ARG][:COUNT]]...");
     eprintln!("faults: internal-error unavailable throttling[=MS] reset slow[=MS] non-json truncated bad-gateway huge[=BYTES]");
-    eprintln!("upload faults: oss-internal-error oss-reset=BYTES oss-bad-crc oss-slow=MS");
+    eprintln!("upload faults: oss-internal-error oss-error-in-200 oss-reset=BYTES oss-bad-crc oss-slow=MS");
     std::process::exit(if problem.is_empty() { 0 } else { 2 });
 }

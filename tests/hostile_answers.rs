@@ -190,3 +190,45 @@ fn tokens_echoed_in_any_error_field_are_redacted() {
         assert!(field.contains("<redacted>"), "{field}");
     }
 }
+
+#[test]
+fn a_200_whose_body_is_an_error_is_that_error_and_retried_when_transient() {
+    let emu = Emulator::start().unwrap();
+    let data = vec![3u8; 300 * 1024];
+    let options = UploadOptions::new()
+        .part_size(100 * 1024)
+        .multipart_threshold(100 * 1024);
+    let upload = |c: &Client| {
+        c.upload_reader(
+            &PrepareUploadRequest::new("test"),
+            "late/failure.bin",
+            &data[..],
+            data.len() as u64,
+            &options,
+        )
+    };
+    let no_retry = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .retries(0)
+        .build()
+        .unwrap();
+    // Played on the first OSS data request: a part.
+    emu.inject(ens_upload::emulator::Fault::OssErrorIn200, 1);
+    let e = upload(&no_retry).unwrap_err();
+    assert_eq!(
+        (e.code(), e.http_status()),
+        (Some("InternalError"), Some(200)),
+        "{e}"
+    );
+    // With retries, the transient error goes away.
+    emu.inject(ens_upload::emulator::Fault::OssErrorIn200, 1);
+    let retrying = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .retry_base_delay(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let out = upload(&retrying).unwrap();
+    assert_eq!(out.size, data.len() as u64);
+}

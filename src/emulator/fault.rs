@@ -41,6 +41,10 @@ pub enum Fault {
     /// OSS: the next PutObject, UploadPart or CompleteMultipartUpload is
     /// answered only after this long.
     OssSlow(Duration),
+    /// OSS: the next PutObject, UploadPart or CompleteMultipartUpload is
+    /// answered `200 OK` with an `<Error>` body (`InternalError`), as OSS
+    /// and S3 answer a failure that came after the status line was sent.
+    OssErrorIn200,
 }
 
 impl Fault {
@@ -50,6 +54,7 @@ impl Fault {
         matches!(
             self,
             Fault::OssInternalError
+                | Fault::OssErrorIn200
                 | Fault::OssResetAfterBytes(_)
                 | Fault::OssBadCrc
                 | Fault::OssSlow(_)
@@ -62,7 +67,7 @@ impl std::str::FromStr for Fault {
 
     /// `internal-error`, `unavailable`, `throttling[=MS]`, `reset`,
     /// `slow[=MS]`, `non-json`, `truncated`, `bad-gateway`, `huge[=BYTES]`,
-    /// `oss-internal-error`, `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow[=MS]`.
+    /// `oss-internal-error`, `oss-error-in-200`, `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow[=MS]`.
     fn from_str(s: &str) -> Result<Fault, String> {
         let (name, arg) = match s.split_once('=') {
             Some((n, a)) => (n, Some(a)),
@@ -87,6 +92,7 @@ impl std::str::FromStr for Fault {
             "bad-gateway" => Fault::BadGatewayHtml,
             "huge" => Fault::HugeBody(number(50 << 20)? as usize),
             "oss-internal-error" => Fault::OssInternalError,
+            "oss-error-in-200" => Fault::OssErrorIn200,
             "oss-reset" => Fault::OssResetAfterBytes(number(0)?),
             "oss-bad-crc" => Fault::OssBadCrc,
             "oss-slow" => Fault::OssSlow(Duration::from_millis(number(1000)?)),

@@ -249,6 +249,8 @@ pub(crate) fn is_retryable(e: &Error) -> bool {
         ),
         Error::Api(api) => {
             api.http_status >= 500
+                // Also in a 200 whose body is an error (a late failure).
+                || api.code == "InternalError"
                 || matches!(
                     api.known_code(),
                     KnownCode::Throttling | KnownCode::ServiceUnavailable

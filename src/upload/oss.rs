@@ -182,7 +182,10 @@ impl Oss<'_> {
             proxy: Some(self.proxy.clone()),
         });
         let result = result.and_then(|answer| {
-            if answer.is_success() {
+            // A 200 whose body is an `<Error>` document is that error: OSS
+            // (like S3) can fail a CompleteMultipartUpload after its status
+            // line went out.
+            if answer.is_success() && !is_error_document(&answer.body) {
                 return Ok(Reply::from_answer(answer));
             }
             let request_id = answer.header("x-oss-request-id").unwrap_or_default();
@@ -226,6 +229,18 @@ impl Oss<'_> {
         }
         .run(attempt)
     }
+}
+
+/// Whether `body` is an XML `<Error>` document (after any XML declaration).
+fn is_error_document(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&body[..body.len().min(256)]);
+    let mut rest = text.trim_start();
+    if rest.starts_with("<?xml") {
+        rest = rest
+            .find("?>")
+            .map_or("", |end| rest[end + 2..].trim_start());
+    }
+    rest.starts_with("<Error>")
 }
 
 /// `uploads&partNumber=3&uploadId=U`: the sub-resources as a query string.

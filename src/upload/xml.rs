@@ -1,6 +1,8 @@
 //! The little XML that OSS speaks, read and written by hand: flat elements
 //! with text, and the five predefined entities. Enough for the multipart
-//! bodies and error answers; not a general parser.
+//! bodies and error answers; not a general parser. Every function runs in
+//! time linear in its input, whatever a server sends (a body of `&` or of
+//! `<Errorx` once cost seconds per request).
 
 /// Escapes text for an element's content (`&`, `<`, `>`; quotes may stay,
 /// as OSS's own SDKs send `<ETag>"..."</ETag>`).
@@ -25,7 +27,9 @@ pub(crate) fn unescape(s: &str) -> String {
     while let Some(pos) = rest.find('&') {
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
-        let decoded = tail.find(';').filter(|&end| end <= 10).and_then(|end| {
+        // An entity is short: look for its `;` in the next few bytes only.
+        let near = &tail.as_bytes()[..tail.len().min(11)];
+        let decoded = near.iter().position(|&b| b == b';').and_then(|end| {
             let entity = &tail[1..end];
             let c = match entity {
                 "amp" => Some('&'),
@@ -69,13 +73,14 @@ pub(crate) fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
     let mut rest = xml;
     while let Some(pos) = rest.find(&open) {
         let after = &rest[pos + open.len()..];
-        // `<PartNumber>` must not match `<Part`: the name ends at `>`, `/` or a space.
-        let Some(gt) = after.find('>') else { break };
-        let attrs = &after[..gt];
-        if !(attrs.is_empty() || attrs.starts_with(|c: char| c.is_ascii_whitespace() || c == '/')) {
+        // `<PartNumber>` must not match `<Part`: the name ends at `>`, `/`
+        // or a space, which the next character tells without a scan.
+        if !after.starts_with(|c: char| c == '>' || c == '/' || c.is_ascii_whitespace()) {
             rest = after;
             continue;
         }
+        let Some(gt) = after.find('>') else { break };
+        let attrs = &after[..gt];
         if attrs.ends_with('/') {
             out.push("");
             rest = &after[gt + 1..];
@@ -123,5 +128,22 @@ mod tests {
         assert_eq!(text(xml, "UploadId").as_deref(), Some("u"));
         assert_eq!(text(xml, "Missing"), None);
         assert_eq!(text("<a><b>unclosed", "b"), None);
+    }
+
+    #[test]
+    fn hostile_bodies_take_linear_time() {
+        // ~1 MiB of `&` and of `<Errorx`: seconds each when quadratic.
+        let amps = "&".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(unescape(&amps).len(), 1 << 20);
+        let tags = "<Errorx".repeat(150_000);
+        assert!(elements(&tags, "Error").is_empty());
+        let opens = "<Error>".repeat(150_000);
+        assert_eq!(elements(&opens, "Error").len(), 0);
+        let message = format!("<Error><Message>{amps}</Message></Error>");
+        assert_eq!(text(&message, "Message").map(|m| m.len()), Some(1 << 20));
+        // Generous: linear work on 1 MiB takes milliseconds even in debug
+        // builds on a loaded machine; quadratic took tens of seconds.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

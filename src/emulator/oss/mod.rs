@@ -394,6 +394,11 @@ impl Session<'_> {
                 "InternalError",
                 "We encountered an internal error. Please try again.",
             )),
+            Some(Fault::OssErrorIn200) => Err(failure(
+                200,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+            )),
             _ => Ok(()),
         }
     }
