@@ -226,6 +226,7 @@ pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
 }
 
 /// Parses `YYYY-MM-DDThh:mm:ss[.fraction]Z` (UTC only) into Unix seconds.
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub(crate) fn parse_iso8601_utc(s: &str) -> Option<i64> {
     if !s.ends_with('Z') {
         return None;

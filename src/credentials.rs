@@ -204,15 +204,32 @@ impl Credentials {
 
 /// Where the chain reads variables and the home directory from; tests swap it.
 pub(crate) trait Env {
-    fn var(&self, name: &str) -> Option<String>;
+    /// The variable's raw value; `None` when unset.
+    fn var_os(&self, name: &str) -> Option<std::ffi::OsString>;
     fn home(&self) -> Option<PathBuf>;
+
+    /// The variable as text, `None` when unset or empty; one that is set
+    /// but not UTF-8 is an error naming it (never silently "unset": a
+    /// dropped security token would sign as a plain AccessKey).
+    fn var(&self, name: &str) -> Result<Option<String>> {
+        match self.var_os(name) {
+            None => Ok(None),
+            Some(v) => match v.into_string() {
+                Ok(s) if s.is_empty() => Ok(None),
+                Ok(s) => Ok(Some(s)),
+                Err(_) => Err(Error::credentials(format!(
+                    "{name} is set but is not valid UTF-8; fix or unset it"
+                ))),
+            },
+        }
+    }
 }
 
 struct ProcessEnv;
 
 impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+    fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
+        std::env::var_os(name)
     }
     fn home(&self) -> Option<PathBuf> {
         std::env::var_os("HOME")
@@ -223,9 +240,9 @@ impl Env for ProcessEnv {
 }
 
 fn from_env_source(env: &dyn Env) -> Result<Option<Credentials>> {
-    let id = env.var(ENV_ACCESS_KEY_ID).filter(|v| !v.is_empty());
-    let secret = env.var(ENV_ACCESS_KEY_SECRET).filter(|v| !v.is_empty());
-    let token = env.var(ENV_SECURITY_TOKEN).filter(|v| !v.is_empty());
+    let id = env.var(ENV_ACCESS_KEY_ID)?;
+    let secret = env.var(ENV_ACCESS_KEY_SECRET)?;
+    let token = env.var(ENV_SECURITY_TOKEN)?;
     match (id, secret) {
         (None, None) => Ok(None),
         (Some(_), None) => Err(Error::credentials(format!(
@@ -244,6 +261,19 @@ fn from_env_source(env: &dyn Env) -> Result<Option<Credentials>> {
     }
 }
 
+/// The most a credentials file or `config.json` may hold: far more than
+/// any real one, far less than would hurt a device's memory.
+pub(crate) const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a credentials or configuration file: a regular file (a FIFO
+/// fails at once instead of blocking), at most [`MAX_CONFIG_FILE_BYTES`],
+/// UTF-8.
+fn read_config_file(path: &std::path::Path) -> std::io::Result<String> {
+    let bytes = crate::files::read_capped(path, MAX_CONFIG_FILE_BYTES)?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text"))
+}
+
 /// Runs the default chain against `env`; `profile` overrides `ALIBABA_CLOUD_PROFILE`.
 pub(crate) fn resolve_chain(env: &dyn Env, profile: Option<&str>) -> Result<Credentials> {
     let mut looked = Vec::new();
@@ -255,11 +285,11 @@ pub(crate) fn resolve_chain(env: &dyn Env, profile: Option<&str>) -> Result<Cred
         )),
     }
 
-    let env_profile = env.var(ENV_PROFILE).filter(|p| !p.is_empty());
+    let env_profile = env.var(ENV_PROFILE)?;
     let chosen = profile.map(str::to_owned).or(env_profile);
 
     // The credentials file.
-    let (ini_path, explicit) = match env.var(ENV_CREDENTIALS_FILE).filter(|p| !p.is_empty()) {
+    let (ini_path, explicit) = match env.var(ENV_CREDENTIALS_FILE)? {
         Some(p) => (Some(PathBuf::from(p)), true),
         None => (
             env.home()
@@ -269,7 +299,7 @@ pub(crate) fn resolve_chain(env: &dyn Env, profile: Option<&str>) -> Result<Cred
     };
     let ini_profile = chosen.clone().unwrap_or_else(|| "default".into());
     match &ini_path {
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(path) => match read_config_file(path) {
             Ok(text) => match credentials_from_ini(&text, &ini_profile, path)? {
                 Some(c) => return Ok(c),
                 None => looked.push(format!(
@@ -297,7 +327,7 @@ pub(crate) fn resolve_chain(env: &dyn Env, profile: Option<&str>) -> Result<Cred
 
     // The aliyun CLI configuration.
     match env.home().map(|h| h.join(".aliyun").join("config.json")) {
-        Some(path) => match std::fs::read_to_string(&path) {
+        Some(path) => match read_config_file(&path) {
             Ok(text) => match credentials_from_cli_config(&text, chosen.as_deref(), &path)? {
                 Some(c) => return Ok(c),
                 None => looked.push(format!(
@@ -483,8 +513,8 @@ mod tests {
         home: Option<PathBuf>,
     }
     impl Env for FakeEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.vars.get(name).cloned()
+        fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
+            self.vars.get(name).map(Into::into)
         }
         fn home(&self) -> Option<PathBuf> {
             self.home.clone()
@@ -623,5 +653,31 @@ mod tests {
             !d.contains("SUPERSECRET") && !d.contains("TOKENVALUE"),
             "{d}"
         );
+    }
+
+    /// An environment whose one variable holds bytes that are not UTF-8.
+    struct NotUnicodeEnv(&'static str);
+    impl Env for NotUnicodeEnv {
+        fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
+            use std::os::unix::ffi::OsStringExt;
+            (name == self.0).then(|| std::ffi::OsString::from_vec(b"ab\xffcd".to_vec()))
+        }
+        fn home(&self) -> Option<PathBuf> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_variable_set_but_not_utf8_is_an_error_naming_it() {
+        for name in [
+            ENV_ACCESS_KEY_ID,
+            ENV_SECURITY_TOKEN,
+            ENV_CREDENTIALS_FILE,
+            ENV_PROFILE,
+        ] {
+            let e = resolve_chain(&NotUnicodeEnv(name), None).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(name) && text.contains("UTF-8"), "{text}");
+        }
     }
 }

@@ -168,6 +168,7 @@ pub mod crc64;
 pub mod credentials;
 mod error;
 pub mod ffi;
+mod files;
 mod http;
 mod prepare_upload;
 mod redact;

@@ -134,7 +134,9 @@ fn bundled_roots() -> Result<Vec<ureq::tls::Certificate<'static>>> {
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
 fn read_pem_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
     use ureq::tls::PemItem;
-    let pem = std::fs::read(path)
+    // A CA bundle is a few hundred KiB; 16 MiB is plenty, and a FIFO
+    // fails at once instead of blocking build().
+    let pem = crate::files::read_capped(path, 16 << 20)
         .map_err(|e| Error::config(format!("cannot read CA file {}: {e}", path.display())))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {

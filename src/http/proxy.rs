@@ -33,10 +33,19 @@ impl ProxySetting {
         match self {
             ProxySetting::Off => Ok(None),
             ProxySetting::Url(url) => parse_proxy(url).map(Some),
-            ProxySetting::FromEnv => proxy_from_env(endpoint, &|k| std::env::var(k).ok()),
+            ProxySetting::FromEnv => proxy_from_env(endpoint, &process_var),
         }
     }
 }
+
+/// A process environment variable; one set but not UTF-8 comes back as
+/// [`NOT_UTF8`] so the proxy rules refuse it instead of ignoring it.
+fn process_var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.into_string().unwrap_or_else(|_| NOT_UTF8.to_owned()))
+}
+
+/// Stands for a value that is not UTF-8 (NUL cannot be in a variable).
+const NOT_UTF8: &str = "\0";
 
 pub(crate) fn parse_proxy(url: &str) -> Result<ureq::Proxy> {
     ureq::Proxy::new(url).map_err(|_| {
@@ -54,23 +63,33 @@ pub(crate) fn proxy_from_env(
     endpoint: &Endpoint,
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<ureq::Proxy>> {
-    let get = |upper: &str| {
-        var(upper)
-            .or_else(|| var(&upper.to_ascii_lowercase()))
-            .filter(|v| !v.trim().is_empty())
+    let get = |upper: &str| -> Result<Option<String>> {
+        let lower = upper.to_ascii_lowercase();
+        for name in [upper, lower.as_str()] {
+            match var(name) {
+                Some(v) if v == NOT_UTF8 => {
+                    return Err(Error::config(format!(
+                        "{name} is set but is not valid UTF-8; fix or unset it"
+                    )))
+                }
+                Some(v) if !v.trim().is_empty() => return Ok(Some(v)),
+                _ => {}
+            }
+        }
+        Ok(None)
     };
     let name = if endpoint.is_https() {
         "HTTPS_PROXY"
     } else {
         "HTTP_PROXY"
     };
-    let Some(url) = get(name) else {
+    let Some(url) = get(name)? else {
         return Ok(None);
     };
     if endpoint.is_loopback() {
         return Ok(None);
     }
-    if let Some(list) = get("NO_PROXY") {
+    if let Some(list) = get("NO_PROXY")? {
         if no_proxy_matches(&list, endpoint.host()) {
             return Ok(None);
         }
@@ -145,6 +164,13 @@ mod tests {
         let local = Endpoint::parse("https://127.0.0.1:9").unwrap();
         assert!(proxy_from_env(&local, &env).unwrap().is_none());
         let bad = |k: &str| (k == "HTTPS_PROXY").then(|| "http://u:pw@[bad".to_owned());
+        let not_utf8 = |k: &str| match k {
+            "HTTPS_PROXY" => Some("http://proxy:3128".to_owned()),
+            "NO_PROXY" => Some(NOT_UTF8.to_owned()),
+            _ => None,
+        };
+        let e = proxy_from_env(&https, &not_utf8).unwrap_err().to_string();
+        assert!(e.contains("NO_PROXY") && e.contains("UTF-8"), "{e}");
         let e = proxy_from_env(&https, &bad).unwrap_err().to_string();
         assert!(e.contains("HTTPS_PROXY") && !e.contains("pw"), "{e}");
     }

@@ -52,7 +52,6 @@ mod workers;
 pub(crate) mod xml;
 
 use std::fmt;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -406,7 +405,8 @@ pub(crate) fn upload_file(
     options.validate()?;
     validate_object_key(key)?;
     request.validate()?;
-    let file = File::open(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
+    let file =
+        crate::files::open_regular(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
     let meta = file
         .metadata()
         .map_err(|e| local_io(path, "cannot read the file's metadata", &e))?;

@@ -1,0 +1,81 @@
+//! Local files the library did not create: a FIFO or a directory where a
+//! file to upload belongs fails at once, before anything is sent.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ens_upload::emulator::Emulator;
+use ens_upload::{Client, Error, PrepareUploadRequest, UploadOptions};
+
+#[test]
+fn a_fifo_to_upload_fails_at_once_with_local_io_and_nothing_sent() {
+    let emu = Emulator::start().unwrap();
+    let fifo = std::env::temp_dir().join(format!("ens-upload-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let r = client.upload_file(
+            &PrepareUploadRequest::new("test"),
+            "k",
+            &path,
+            &UploadOptions::new(),
+        );
+        let _ = tx.send(r);
+    });
+    // Blocking in open() was the bug: a hang fails the test instead.
+    let r = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("upload_file blocked on a FIFO");
+    let e = r.unwrap_err();
+    assert!(matches!(e, Error::LocalIo { .. }), "{e:?}");
+    assert!(e.to_string().contains("regular file"), "{e}");
+    assert_eq!(emu.requests().len(), 0, "nothing sent");
+    std::fs::remove_file(&fifo).unwrap();
+}
+
+#[test]
+fn a_credentials_file_that_is_a_fifo_or_huge_fails_build_at_once_naming_it() {
+    let dir = std::env::temp_dir();
+    let fifo = dir.join(format!("ens-upload-creds-fifo-{}", std::process::id()));
+    let huge = dir.join(format!("ens-upload-creds-huge-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(&huge, vec![b'#'; 2 << 20]).unwrap();
+    for (path, why) in [(&fifo, "regular file"), (&huge, "limit")] {
+        // The only test in this binary that reads the environment.
+        std::env::set_var("ALIBABA_CLOUD_CREDENTIALS_FILE", path);
+        std::env::remove_var("ALIBABA_CLOUD_ACCESS_KEY_ID");
+        std::env::remove_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(Client::builder().build().map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("build() blocked on the credentials file")
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&path.display().to_string()) && text.contains(why),
+            "{text}"
+        );
+    }
+    std::env::remove_var("ALIBABA_CLOUD_CREDENTIALS_FILE");
+    std::fs::remove_file(&fifo).unwrap();
+    std::fs::remove_file(&huge).unwrap();
+}
