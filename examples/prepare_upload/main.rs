@@ -57,7 +57,8 @@ const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--end
                        [--oss-signature v1|v4]] [--signature rpc-v1|acs3] [-v | --verbose]...";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = std::env::args().skip(1);
+    // OsString: a path need not be UTF-8; every other value must be.
+    let mut args = std::env::args_os().skip(1);
     let (mut bucket, mut client_ip, mut endpoint, mut profile, mut emulator) =
         (None, None, None, None, false);
     let (mut file, mut key, mut checkpoint) = (None, None, None);
@@ -65,16 +66,25 @@ fn parse_args() -> Result<Args, String> {
     let mut signature = Signature::RpcV1;
     let (mut region, mut oss_signature) = (None, None);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        let mut value_os = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            value_os(name)?
+                .into_string()
+                .map_err(|_| format!("{name} must be UTF-8 text"))
+        };
+        let arg = arg
+            .to_str()
+            .ok_or_else(|| format!("unknown argument {arg:?}"))?
+            .to_owned();
         match arg.as_str() {
             "--bucket" => bucket = Some(value("--bucket")?),
             "--client-ip" => client_ip = Some(value("--client-ip")?),
             "--endpoint" => endpoint = Some(value("--endpoint")?),
             "--profile" => profile = Some(value("--profile")?),
             "--emulator" => emulator = true,
-            "--file" => file = Some(PathBuf::from(value("--file")?)),
+            "--file" => file = Some(PathBuf::from(value_os("--file")?)),
             "--key" => key = Some(value("--key")?),
-            "--checkpoint" => checkpoint = Some(PathBuf::from(value("--checkpoint")?)),
+            "--checkpoint" => checkpoint = Some(PathBuf::from(value_os("--checkpoint")?)),
             "--signature" => {
                 signature = match value("--signature")?.as_str() {
                     "rpc-v1" => Signature::RpcV1,
@@ -151,18 +161,32 @@ fn main() {
         }
     };
     log::init(args.verbose);
-    if let Err(e) = run(&args) {
-        eprintln!("prepare_upload: {e}");
-        if let Some(api) = e.api() {
-            eprintln!("  code:       {}", api.code);
-            eprintln!("  message:    {}", api.message);
-            eprintln!("  request id: {}", api.request_id);
+    match run(&args) {
+        Ok(json) => {
+            // A broken stdout must not lose the result silently. (A stdout
+            // closed before start is /dev/null by then: Rust's runtime
+            // reopens closed standard streams there.)
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = writeln!(stdout, "{json}").and_then(|()| stdout.flush()) {
+                eprintln!("prepare_upload: cannot write the result to standard output: {e}");
+                eprintln!("prepare_upload: the result was: {json}");
+                std::process::exit(1);
+            }
         }
-        std::process::exit(1);
+        Err(e) => {
+            eprintln!("prepare_upload: {e}");
+            if let Some(api) = e.api() {
+                eprintln!("  code:       {}", api.code);
+                eprintln!("  message:    {}", api.message);
+                eprintln!("  request id: {}", api.request_id);
+            }
+            std::process::exit(1);
+        }
     }
 }
 
-fn run(args: &Args) -> Result<(), Error> {
+/// Does the job and returns the JSON object to print.
+fn run(args: &Args) -> Result<serde_json::Value, Error> {
     let chain = || match &args.profile {
         Some(p) => Credentials::from_profile(p),
         None => Credentials::from_default_chain(),
@@ -178,11 +202,19 @@ fn run(args: &Args) -> Result<(), Error> {
     } else {
         match (chain(), &args.endpoint) {
             (Ok(c), _) => c,
-            (Err(e @ Error::NoCredentials { .. }), None) => {
-                eprintln!("prepare_upload: {e}");
+            (Err(Error::NoCredentials { looked_in, .. }), None) => {
+                // An upload into a store that vanishes with this process
+                // must never look like a success: only when asked for.
+                if args.file.is_some() {
+                    return Err(Error::credentials(format!(
+                        "no cloud credentials found (looked in: {}), and an upload goes to the bundled emulator only when asked: set credentials (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a profile) or add --emulator",
+                        looked_in.join("; ")
+                    )));
+                }
                 eprintln!(
-                    "prepare_upload: no cloud credentials, so asking the bundled emulator instead"
+                    "prepare_upload: no cloud credentials found, so the bundled emulator answers (add --emulator to choose it; -v shows where credentials were looked for)"
                 );
+                ::log::info!("credentials looked for in: {}", looked_in.join("; "));
                 let (emu, creds) = start_emulator()?;
                 builder = builder.endpoint(emu.0.clone());
                 _emulator = Some(emu);
@@ -203,26 +235,31 @@ fn run(args: &Args) -> Result<(), Error> {
     if let Some(ip) = &args.client_ip {
         request = request.client_ip(ip.clone());
     }
-    if let Some(file) = &args.file {
-        return upload(&client, &request, file, args);
+    let mut json = match &args.file {
+        Some(file) => upload(&client, &request, file, args)?,
+        None => {
+            let out = client.prepare_upload(&request)?;
+            serde_json::json!({
+                "RequestId": out.request_id,
+                "BucketName": out.bucket_name,
+                "Endpoint": out.endpoint,
+            })
+        }
+    };
+    // Never a stand-in's answer passed off as the real service's.
+    if _emulator.is_some() {
+        json["Emulator"] = serde_json::Value::Bool(true);
     }
-    let out = client.prepare_upload(&request)?;
-    let json = serde_json::json!({
-        "RequestId": out.request_id,
-        "BucketName": out.bucket_name,
-        "Endpoint": out.endpoint,
-    });
-    println!("{json}");
-    Ok(())
+    Ok(json)
 }
 
-/// Uploads `file` and prints the result as one JSON object.
+/// Uploads `file` and returns the result as one JSON object.
 fn upload(
     client: &Client,
     request: &PrepareUploadRequest,
     file: &std::path::Path,
     args: &Args,
-) -> Result<(), Error> {
+) -> Result<serde_json::Value, Error> {
     let key = match &args.key {
         Some(k) => k.clone(),
         None => file
@@ -265,8 +302,7 @@ fn upload(
         "Parts": out.parts,
         "ResumedParts": out.resumed_parts,
     });
-    println!("{json}");
-    Ok(())
+    Ok(json)
 }
 
 /// `[#########           ]  45%  12.0 of 26.7 MiB`, redrawn in place.
