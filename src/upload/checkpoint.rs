@@ -155,7 +155,7 @@ impl Checkpoint {
         if bytes.is_empty() {
             return Ok(Loaded::Missing);
         }
-        if bytes.len() as u64 <= MAX_CHECKPOINT_BYTES {
+        if super::source::byte_count(bytes.len()) <= MAX_CHECKPOINT_BYTES {
             if let Ok(c) = serde_json::from_slice::<Checkpoint>(&bytes) {
                 if c.format == FORMAT && c.is_consistent() {
                     return Ok(Loaded::Found(Box::new(c)));
@@ -288,7 +288,7 @@ fn refusal(path: &Path, why: &str) -> Error {
 
 /// The length of part `number` (1-based) of a `size`-byte file.
 pub(crate) fn part_len(size: u64, part_size: u64, number: u32) -> u64 {
-    let start = u64::from(number - 1).saturating_mul(part_size);
+    let start = super::source::part_offset(part_size, number);
     size.saturating_sub(start).min(part_size)
 }
 
@@ -454,7 +454,7 @@ mod tests {
         println!("a checkpoint of {parts} parts is {len} bytes");
         assert!(len < MAX_CHECKPOINT_BYTES / 2, "{len} bytes");
         match Checkpoint::load(&path).unwrap() {
-            Loaded::Found(back) => assert_eq!(back.parts.len(), parts as usize),
+            Loaded::Found(back) => assert_eq!(back.parts.len(), usize::try_from(parts).unwrap()),
             other => panic!("{other:?}"),
         }
         fs::remove_dir_all(&dir).unwrap();

@@ -444,6 +444,10 @@ pub(crate) fn upload_reader<R: Read + Send>(
     }
     validate_object_key(key)?;
     request.validate()?;
+    // Going multipart, each part is buffered: it must fit in memory here.
+    if let Some(part_size) = plan(size, options)? {
+        source::buffer_len(part_size, usize::MAX)?;
+    }
     let source = Source::reader(&mut reader);
     upload_source(up, request, key, &source, size, options)
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use super::checkpoint::{self, part_len, Checkpoint, DonePart, Loaded};
 use super::oss::{Call, Hints, Payload};
 use super::progress::{Body, Event, Reporter, Shared};
-use super::source::{part_count, Source};
+use super::source::{part_count, part_offset, Source};
 use super::{strip_quotes, verify_crc, workers, xml, Finished, Job};
 
 /// Uploads `source` in parts of `part_size` bytes. With `checkpoint`, an
@@ -133,7 +133,7 @@ fn start_or_resume(
                     && old.bucket_asked == job.bucket_asked
                     && part_count(old.file.size, old.part_size) <= super::MAX_PARTS;
                 if same_upload && source.parts_unchanged(&old.parts, old.part_size)? {
-                    let resumed_parts = old.parts.len() as u32;
+                    let resumed_parts = u32::try_from(old.parts.len()).unwrap_or(u32::MAX);
                     return Ok(Start {
                         state: *old,
                         from_checkpoint: true,
@@ -292,7 +292,7 @@ fn upload_part(
         let mut slice;
         let src: &mut dyn Read = match source {
             Source::File { path, .. } => {
-                let offset = u64::from(number - 1) * part_size;
+                let offset = part_offset(part_size, number);
                 match Source::open_range(path, offset, len) {
                     Ok(f) => {
                         file = f;
@@ -407,7 +407,7 @@ fn complete(
         crc64: crc,
         request_id: reply.request_id,
         upload_id: Some(state.upload_id.clone()),
-        parts: state.parts.len() as u32,
+        parts: u32::try_from(state.parts.len()).unwrap_or(u32::MAX),
         resumed_parts: 0,
     })
 }
