@@ -2,10 +2,22 @@
 //! for, and every part already stored. Rewritten atomically (temporary file,
 //! fsync, rename) after each part, so a crash leaves the old or the new
 //! version, never a torn one.
+//!
+//! The temporary file is created beside the checkpoint under a name of its
+//! own (`<checkpoint>.<pid>.<n>.tmp`), exclusively (`create_new`, which never
+//! follows a symlink planted at that name nor opens a file already there),
+//! and only that file is ever removed by the writer: a user's own
+//! `<checkpoint>.tmp` or any other neighbour is left alone. The checkpoint's
+//! directory must be one that only the user (or root) can change: owned by
+//! the user, or at least not writable by others unless it has the sticky bit
+//! (as `/tmp` has). In a directory anyone may rename or replace entries in,
+//! another account could swap the checkpoint for a file of its choosing
+//! between two calls, and no file check can rule that out.
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -210,9 +222,9 @@ impl Checkpoint {
             reason: format!("cannot encode the checkpoint: {e}"),
             kind: io::ErrorKind::InvalidData,
         })?;
-        let tmp = temp_path(path);
-        let write = || -> io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
+        let (tmp, mut f) =
+            create_temp(path).map_err(|e| local_io(path, "cannot write the checkpoint", &e))?;
+        let mut write = || -> io::Result<()> {
             f.write_all(&json)?;
             f.sync_all()?;
             fs::rename(&tmp, path)?;
@@ -220,14 +232,15 @@ impl Checkpoint {
             Ok(())
         };
         write().map_err(|e| {
+            // Ours: created by create_temp above, under a name of its own.
             let _ = fs::remove_file(&tmp);
             local_io(path, "cannot write the checkpoint", &e)
         })
     }
 
-    /// Removes the checkpoint (and any temporary left by a crash).
+    /// Removes the checkpoint. Nothing else: a temporary a crash left has a
+    /// name of its own and may be removed by hand, never guessed at here.
     pub(crate) fn remove(path: &Path) -> Result<()> {
-        let _ = fs::remove_file(temp_path(path));
         match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -292,10 +305,40 @@ pub(crate) fn part_len(size: u64, part_size: u64, number: u32) -> u64 {
     size.saturating_sub(start).min(part_size)
 }
 
-fn temp_path(path: &Path) -> PathBuf {
+/// `<checkpoint>.<pid>.<n>.tmp`: unique to this process and this write.
+fn temp_path(path: &Path, pid: u32, n: u64) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
+    name.push(format!(".{pid}.{n}.tmp"));
     path.with_file_name(name)
+}
+
+/// Creates a new, empty temporary file beside `path`, exclusively: a name
+/// already taken (a user's file, a symlink planted there, a temporary a
+/// crashed process with the same pid left) is skipped, never opened.
+/// Readable by the user only on Unix (it names the upload and the key).
+fn create_temp(path: &Path) -> io::Result<(PathBuf, fs::File)> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut taken = None;
+    for _ in 0..64 {
+        let tmp = temp_path(
+            path,
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+        );
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(taken.unwrap_or_else(|| io::Error::other("no free temporary file name")))
 }
 
 /// Makes the rename durable (Unix); elsewhere the rename is what we have.
@@ -512,6 +555,25 @@ mod tests {
         #[cfg(unix)]
         assert!(is_refused(&ours, &ours_id));
         let _ = ours_id;
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A write that fails removes the temporary it created, and only that.
+    #[test]
+    fn a_failed_write_leaves_only_what_was_there() {
+        let dir = temp_dir("failed-write");
+        let path = dir.join("c.json");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("inside"), b"x").unwrap();
+        fs::write(dir.join("c.json.tmp"), b"mine").unwrap();
+        assert!(sample().save(&path).is_err(), "a directory is in the way");
+        let mut left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["c.json", "c.json.tmp"]);
+        assert_eq!(fs::read(dir.join("c.json.tmp")).unwrap(), b"mine");
         fs::remove_dir_all(&dir).unwrap();
     }
 

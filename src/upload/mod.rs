@@ -203,7 +203,11 @@ impl UploadOptions {
     /// not one (or is the file being uploaded) is never overwritten or
     /// removed, and the upload call refuses it with
     /// [`Error::InvalidInput`] before anything is sent. At most 4 MiB of it
-    /// is read (a checkpoint of 10,000 parts is about 1.5 MiB).
+    /// is read (a checkpoint of 10,000 parts is about 1.5 MiB). It is
+    /// written through a temporary file of its own beside it (created
+    /// exclusively; no other file there is touched), so its directory must
+    /// be one no other account can change: the user's own, or one with the
+    /// sticky bit such as `/tmp`.
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint = Some(path.into());
         self
