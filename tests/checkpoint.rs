@@ -3,12 +3,14 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ens_upload::emulator::Emulator;
 use ens_upload::upload::MIN_PART_SIZE;
-use ens_upload::{Client, PrepareUploadRequest, UploadOptions};
+use ens_upload::{Client, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -126,4 +128,193 @@ fn a_symlink_planted_at_the_temporary_name_is_not_followed() {
     let link = std::fs::symlink_metadata(&planted).unwrap();
     assert!(link.file_type().is_symlink(), "the link is still there");
     assert_eq!(std::fs::read_link(&planted).unwrap(), victim);
+}
+
+/// A request the tiny OSS saw: method, target and body.
+struct Seen {
+    method: String,
+    target: String,
+    body: Vec<u8>,
+}
+
+/// A tiny OSS stand-in answering each request with `answer(request)` (raw
+/// HTTP, connection closed after it).
+fn tiny_oss(answer: impl Fn(&Seen) -> String + Send + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let head_end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break 0,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < head_end + length {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let mut words = head.split_whitespace();
+            let seen = Seen {
+                method: words.next().unwrap_or_default().to_owned(),
+                target: words.next().unwrap_or_default().to_owned(),
+                body: buf[head_end..].to_vec(),
+            };
+            let _ = s.write_all(answer(&seen).as_bytes());
+        }
+    });
+    addr
+}
+
+fn http_answer(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nx-oss-request-id: TINY\r\nContent-Length: {}\r\n\
+         Connection: close\r\n{headers}\r\n{body}",
+        body.len()
+    )
+}
+
+/// OSS answering InitiateMultipartUpload with `upload_id` and every
+/// UploadPart with `etag` (and the right CRC-64); anything else fails.
+fn oss_answering(upload_id: String, etag: String) -> SocketAddr {
+    tiny_oss(move |r| match r.method.as_str() {
+        "POST" if r.target.ends_with("?uploads") => http_answer(
+            "200 OK",
+            "Content-Type: application/xml\r\n",
+            &format!(
+                "<InitiateMultipartUploadResult><UploadId>{upload_id}</UploadId>\
+                 </InitiateMultipartUploadResult>"
+            ),
+        ),
+        "PUT" => http_answer(
+            "200 OK",
+            &format!(
+                "ETag: {etag}\r\nx-oss-hash-crc64ecma: {}\r\n",
+                ens_upload::crc64::checksum(&r.body)
+            ),
+            "",
+        ),
+        "DELETE" => http_answer("204 No Content", "", ""),
+        _ => http_answer("400 Bad Request", "", ""),
+    })
+}
+
+/// An UploadId or ETag longer than their caps (or with characters a
+/// checkpoint line cannot hold) is refused, naming it, before it is
+/// written to the checkpoint.
+#[test]
+fn server_strings_over_their_caps_are_refused_before_they_are_stored() {
+    let dir = TempDir::new("caps");
+    let path = dir.path("f.bin");
+    write_file(&path, 250_000);
+    let ok_id = "0123456789ABCDEF0123456789ABCDEF".to_owned();
+    let ok_etag = "\"0123456789ABCDEF0123456789ABCDEF\"".to_owned();
+    for (field, upload_id, etag) in [
+        ("UploadId", "A".repeat(5000), ok_etag.clone()),
+        ("UploadId", "A B".to_owned(), ok_etag.clone()),
+        ("ETag", ok_id.clone(), format!("\"{}\"", "E".repeat(5000))),
+    ] {
+        let oss = oss_answering(upload_id, etag).to_string();
+        let ens = Emulator::builder().oss_endpoint(&oss).start().unwrap();
+        let ckpt = dir.path("f.ckpt");
+        let opts = small_parts()
+            .threads(1)
+            .checkpoint(&ckpt)
+            .allow_upload_host(oss);
+        let e = client(&ens)
+            .upload_file(&req(), "k", &path, &opts)
+            .unwrap_err();
+        match &e {
+            Error::Decode { reason, .. } => assert!(reason.contains(field), "{field}: {reason}"),
+            other => panic!("{field}: {other:?}"),
+        }
+        match field {
+            "UploadId" => assert!(!ckpt.exists(), "nothing stored"),
+            _ => assert_eq!(common::checkpoint_parts(&ckpt).unwrap(), Vec::<u32>::new()),
+        }
+        let _ = std::fs::remove_file(&ckpt);
+    }
+}
+
+/// A checkpoint the previous version wrote (format 1, one JSON document)
+/// is resumed from: no listed part is sent again.
+#[test]
+fn a_checkpoint_of_the_previous_version_resumes() {
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("v1");
+    let path = dir.path("f.bin");
+    let data = write_file(&path, 700_000);
+    let ckpt = dir.path("f.ckpt");
+    let cancel = small_parts()
+        .threads(1)
+        .checkpoint(&ckpt)
+        .on_progress(|done, _| {
+            if done >= 300_000 {
+                ProgressAction::Cancel
+            } else {
+                ProgressAction::Continue
+            }
+        });
+    let e = client(&emu)
+        .upload_file(&req(), "v", &path, &cancel)
+        .unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
+
+    // Rewrite it the way the previous version did.
+    let text = std::fs::read_to_string(&ckpt).unwrap();
+    let mut lines = text.lines();
+    let mut v1: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let parts = v1["parts"].as_array_mut().unwrap();
+    for record in lines {
+        let f: Vec<&str> = record.split(' ').collect();
+        parts.push(serde_json::json!({
+            "number": f[1].parse::<u32>().unwrap(),
+            "etag": f[4],
+            "crc64": f[3],
+            "size": f[2].parse::<u64>().unwrap(),
+        }));
+    }
+    let listed: Vec<u64> = parts
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect();
+    assert!(listed.len() >= 2, "{listed:?}");
+    v1["format"] = "ens-upload-checkpoint/1".into();
+    std::fs::write(&ckpt, serde_json::to_vec_pretty(&v1).unwrap()).unwrap();
+
+    emu.clear_requests();
+    let out = client(&emu)
+        .upload_file(&req(), "v", &path, &small_parts().checkpoint(&ckpt))
+        .unwrap();
+    assert_eq!(out.resumed_parts as usize, listed.len());
+    assert_eq!(emu.oss_object_bytes(&out.bucket, "v").unwrap(), data);
+    let requests = emu.requests();
+    for n in &listed {
+        let again = requests
+            .iter()
+            .any(|r| r.method == "PUT" && r.param("partNumber") == Some(&n.to_string()));
+        assert!(!again, "part {n} sent again");
+    }
+    assert!(!requests
+        .iter()
+        .any(|r| r.method == "POST" && r.raw_query == "uploads"));
+    assert!(!ckpt.exists());
 }

@@ -40,6 +40,7 @@
 //! ```
 
 mod checkpoint;
+mod journal;
 mod multipart;
 mod oss;
 mod policy;
@@ -189,9 +190,12 @@ impl UploadOptions {
         self
     }
 
-    /// Where to keep resume state. Written atomically after every part,
-    /// removed on success; the same call with the same file, key and bucket
-    /// resumes from it. A checkpoint that does not match the file (size,
+    /// Where to keep resume state. Written atomically when the upload
+    /// starts, then one small record (under 200 bytes, synced) is appended
+    /// per finished part; removed on success. The same call with the same
+    /// file, key and bucket resumes from it (a checkpoint written by an
+    /// earlier version of this library too, which is then rewritten in the
+    /// current format). A checkpoint that does not match the file (size,
     /// modification time, identity, or the bytes of its finished parts)
     /// is discarded and the upload starts over, as is a damaged one; one
     /// whose upload the server forgot starts over once. Objects that go in
@@ -203,7 +207,7 @@ impl UploadOptions {
     /// not one (or is the file being uploaded) is never overwritten or
     /// removed, and the upload call refuses it with
     /// [`Error::InvalidInput`] before anything is sent. At most 4 MiB of it
-    /// is read (a checkpoint of 10,000 parts is about 1.5 MiB). It is
+    /// is read (a checkpoint of 10,000 parts is about 1 MB). It is
     /// written through a temporary file of its own beside it (created
     /// exclusively; no other file there is touched), so its directory must
     /// be one no other account can change: the user's own, or one with the

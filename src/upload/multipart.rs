@@ -11,6 +11,7 @@ use crate::crc64;
 use crate::error::{Error, Result};
 
 use super::checkpoint::{self, part_len, Checkpoint, DonePart, Loaded};
+use super::journal::Journal;
 use super::oss::{Call, Hints, Payload};
 use super::progress::{Body, Event, Reporter, Shared};
 use super::source::{part_count, part_offset, Source};
@@ -39,14 +40,17 @@ pub(crate) fn upload(
     loop {
         let start = start_or_resume(job, source, part_size, checkpoint, !restarted)?;
         let mut state = start.state;
+        let mut journal = start.journal;
         let result = send_parts_and_complete(
             job,
             source,
             &mut state,
-            checkpoint,
+            journal.as_mut(),
             start.from_checkpoint,
             reporter,
         );
+        // Closed before the file may be removed below.
+        drop(journal);
         match result {
             // The server no longer knows the upload (expired or aborted), or
             // a resumed part: start over, once.
@@ -105,6 +109,8 @@ pub(crate) fn discard_checkpoint(job: &Job<'_>, path: &Path) {
 /// Where an upload starts from.
 struct Start {
     state: Checkpoint,
+    /// The checkpoint, written and open to append to (with a checkpoint).
+    journal: Option<Journal>,
     /// Whether `state` was read from the checkpoint (rather than made by a
     /// new InitiateMultipartUpload).
     from_checkpoint: bool,
@@ -134,8 +140,11 @@ fn start_or_resume(
                     && part_count(old.file.size, old.part_size) <= super::MAX_PARTS;
                 if same_upload && source.parts_unchanged(&old.parts, old.part_size)? {
                     let resumed_parts = u32::try_from(old.parts.len()).unwrap_or(u32::MAX);
+                    // Compacted: what was read becomes the new header.
+                    let journal = Journal::create(path, &old)?;
                     return Ok(Start {
                         state: *old,
+                        journal: Some(journal),
                         from_checkpoint: true,
                         resumed_parts,
                     });
@@ -169,14 +178,17 @@ fn start_or_resume(
         part_size,
         identity,
     );
-    if let Some(path) = checkpoint {
-        if let Err(e) = state.save(path) {
+    let journal = match checkpoint.map(|path| Journal::create(path, &state)) {
+        Some(Err(e)) => {
             abort(job, &state.key, &state.upload_id);
             return Err(e);
         }
-    }
+        Some(Ok(journal)) => Some(journal),
+        None => None,
+    };
     Ok(Start {
         state,
+        journal,
         from_checkpoint: false,
         resumed_parts: 0,
     })
@@ -191,7 +203,7 @@ fn send_parts_and_complete(
     job: &Job<'_>,
     source: &Source<'_>,
     state: &mut Checkpoint,
-    checkpoint: Option<&Path>,
+    mut journal: Option<&mut Journal>,
     from_checkpoint: bool,
     reporter: &mut Reporter<'_>,
 ) -> Result<Finished> {
@@ -215,11 +227,11 @@ fn send_parts_and_complete(
             )
         },
         |part| {
-            state.record(part);
-            match checkpoint {
-                Some(path) => state.save(path),
-                None => Ok(()),
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.append(&part)?;
             }
+            state.record(part);
+            Ok(())
         },
     )?;
     complete(job, state, from_checkpoint, &shared.cancel)
@@ -317,6 +329,7 @@ fn upload_part(
         let checked = result.and_then(|reply| {
             verify_crc(&reply, crc, &what)?;
             let etag = reply.etag.ok_or_else(|| missing("ETag", &what))?;
+            checkpoint::check_etag(&etag, &what)?;
             Ok(DonePart {
                 number,
                 etag,
@@ -343,7 +356,7 @@ fn initiate(job: &Job<'_>) -> Result<String> {
     })?;
     let body = String::from_utf8_lossy(&reply.body);
     match xml::text(&body, "UploadId") {
-        Some(id) if !id.is_empty() => Ok(id),
+        Some(id) if !id.is_empty() => checkpoint::check_upload_id(&id).map(|()| id),
         _ => Err(crate::response::decode_error(
             200,
             &reply.body,
