@@ -6,11 +6,13 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
-use ens_upload::emulator::Emulator;
+use ens_upload::emulator::{Emulator, TEST_SECURITY_TOKEN, TEST_STS_ACCESS_KEY_SECRET};
 use ens_upload::upload::MIN_PART_SIZE;
 use ens_upload::{Client, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
+use log::{Level, Log, Metadata, Record};
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -317,4 +319,141 @@ fn a_checkpoint_of_the_previous_version_resumes() {
         .iter()
         .any(|r| r.method == "POST" && r.raw_query == "uploads"));
     assert!(!ckpt.exists());
+}
+
+/// Every record the library logged in this test binary.
+struct Capture(Mutex<Vec<(Level, String)>>);
+
+impl Log for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        if record.target().starts_with("ens_upload") {
+            let line = (record.level(), record.args().to_string());
+            self.0.lock().unwrap().push(line);
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let c: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(c).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Trace);
+        c
+    })
+}
+
+/// The records that mention `checkpoint` (the path: unique to a test).
+fn logged_about(checkpoint: &Path) -> Vec<(Level, String)> {
+    let needle = checkpoint.display().to_string();
+    capture()
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, m)| m.contains(&needle))
+        .cloned()
+        .collect()
+}
+
+/// Asserts one record mentions `checkpoint` at `level` with every one of
+/// `words`.
+fn assert_logged(checkpoint: &Path, level: Level, words: &[&str]) {
+    let lines = logged_about(checkpoint);
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == level && words.iter().all(|w| m.contains(w))),
+        "no {level} line with {words:?} in {lines:#?}"
+    );
+}
+
+/// Each checkpoint decision is an info line naming the checkpoint (and the
+/// upload), a cleanup that failed is a warning, and no secret is logged.
+#[test]
+fn checkpoint_decisions_are_logged() {
+    capture();
+    let emu = Emulator::start().unwrap();
+    let dir = TempDir::new("log");
+    let path = dir.path("f.bin");
+    write_file(&path, 700_000);
+    let sts = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.sts_credentials())
+        .read_timeout(Duration::from_secs(5))
+        .retry_base_delay(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let [c1, c2, c3, c4] = ["1", "2", "3", "4"].map(|n| dir.path(&format!("f{n}.ckpt")));
+    let cancel = small_parts()
+        .threads(1)
+        .checkpoint(&c1)
+        .on_progress(|done, _| {
+            if done >= 300_000 {
+                ProgressAction::Cancel
+            } else {
+                ProgressAction::Continue
+            }
+        });
+    let e = sts.upload_file(&req(), "f", &path, &cancel).unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
+    let upload_id = common::checkpoint_upload_id(&c1);
+    assert_logged(&c1, Level::Info, &["new upload", &upload_id]);
+    let done = common::checkpoint_parts(&c1).unwrap().len().to_string();
+    std::fs::copy(&c1, &c2).unwrap();
+    std::fs::copy(&c1, &c3).unwrap();
+
+    // Resumed, then completed: the upload is gone from the server.
+    sts.upload_file(&req(), "f", &path, &small_parts().checkpoint(&c1))
+        .unwrap();
+    assert_logged(&c1, Level::Info, &["resuming", &upload_id, &done, "of 7"]);
+
+    // A copy naming that finished upload: the server forgot it.
+    sts.upload_file(&req(), "f", &path, &small_parts().checkpoint(&c2))
+        .unwrap();
+    assert_logged(
+        &c2,
+        Level::Info,
+        &["no longer knows", &upload_id, "starting over"],
+    );
+
+    // The file changed since the other copy: started over, and aborting
+    // the forgotten upload fails (a warning, not an error).
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+        .unwrap();
+    drop(file);
+    sts.upload_file(&req(), "f", &path, &small_parts().checkpoint(&c3))
+        .unwrap();
+    assert_logged(&c3, Level::Info, &["starting over", "changed"]);
+    let aborts: Vec<_> = capture()
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, m)| m.contains("could not abort") && m.contains(&upload_id))
+        .cloned()
+        .collect();
+    assert!(
+        aborts
+            .iter()
+            .any(|(l, m)| *l == Level::Warn && m.contains("NoSuchUpload")),
+        "{aborts:#?}"
+    );
+
+    // Damaged: started over.
+    std::fs::write(&c4, br#"{"format":"ens-upload-checkpoint/2","parts":"#).unwrap();
+    sts.upload_file(&req(), "f", &path, &small_parts().checkpoint(&c4))
+        .unwrap();
+    assert_logged(&c4, Level::Info, &["starting over", "damaged"]);
+
+    for (_, m) in capture().0.lock().unwrap().iter() {
+        for secret in [TEST_STS_ACCESS_KEY_SECRET, TEST_SECURITY_TOKEN] {
+            assert!(!m.contains(secret), "secret in a log line: {m}");
+        }
+    }
 }

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::crc64;
 use crate::error::{Error, Result};
 
-use super::source::{byte_count, part_offset};
+use super::source::{byte_count, part_count, part_offset};
 
 /// Names the format written; a file without a name of the family is not
 /// one of ours.
@@ -147,9 +147,10 @@ pub(crate) enum Loaded {
     /// No file there, or an empty one (nothing to lose by writing it).
     Missing,
     /// One of ours (it names this format, any version) that cannot be used:
-    /// damaged, inconsistent, too large or of another version. The upload
-    /// starts over and the file may be overwritten or removed.
-    Damaged,
+    /// damaged, inconsistent, too large or of another version (said by the
+    /// text, for the log). The upload starts over and the file may be
+    /// overwritten or removed.
+    Damaged(&'static str),
     /// Something that is not a checkpoint (another program's file, the data
     /// file itself...): it is never overwritten or removed.
     Foreign,
@@ -183,7 +184,14 @@ impl Checkpoint {
     /// failure other than "not found" is an error; what the file holds is
     /// told by [`Loaded`]. Something that is not a regular file (a FIFO
     /// would block the open) is [`Loaded::Foreign`] without being opened.
+    /// What was passed over to use it (a torn last record, the previous
+    /// format) is logged.
     pub(crate) fn load(path: &Path) -> Result<Loaded> {
+        Checkpoint::read(path, true)
+    }
+
+    /// [`Checkpoint::load`], logging what it passed over when `log` is set.
+    fn read(path: &Path, log: bool) -> Result<Loaded> {
         let cannot_read = |e: &io::Error| local_io(path, "cannot read the checkpoint", e);
         let meta = match fs::metadata(path) {
             Ok(m) => m,
@@ -205,13 +213,18 @@ impl Checkpoint {
         if bytes.is_empty() {
             return Ok(Loaded::Missing);
         }
-        if byte_count(bytes.len()) <= MAX_CHECKPOINT_BYTES {
-            if let Some(loaded) = parse(&bytes) {
+        let over_cap = byte_count(bytes.len()) > MAX_CHECKPOINT_BYTES;
+        if !over_cap {
+            if let Some(loaded) = parse(&bytes, log.then_some(path)) {
                 return Ok(loaded);
             }
         }
         Ok(if names_our_format(&bytes) {
-            Loaded::Damaged
+            Loaded::Damaged(if over_cap {
+                "larger than a checkpoint can be"
+            } else {
+                "cut short, edited, or of a format this version does not read"
+            })
         } else {
             Loaded::Foreign
         })
@@ -247,13 +260,42 @@ impl Checkpoint {
 
     /// Adds the records that follow the header, up to the first one cut
     /// short or failing its check (a crash mid-append): that one and what
-    /// follows are ignored, their parts are sent again.
-    fn apply_records(&mut self, records: &[u8]) {
+    /// follows are ignored, their parts are sent again. Returns how many
+    /// bytes were ignored.
+    fn apply_records(&mut self, records: &[u8]) -> usize {
+        let mut used = 0;
         for line in records.split_inclusive(|&b| b == b'\n') {
             match line.strip_suffix(b"\n").and_then(decode_record) {
                 Some(part) => self.record(part),
-                None => return,
+                None => break,
             }
+            used += line.len();
+        }
+        records.len() - used
+    }
+
+    /// Why this checkpoint is not one to resume the upload of `key` (asked
+    /// as `bucket_asked`, sent to `bucket` at `endpoint`) from a file of
+    /// `identity` (`None`: a reader); `None` when it is (the bytes of its
+    /// parts aside, which only the source can check).
+    pub(crate) fn mismatch(
+        &self,
+        bucket_asked: &str,
+        bucket: &str,
+        endpoint: &str,
+        key: &str,
+        identity: Option<&FileIdentity>,
+    ) -> Option<&'static str> {
+        if self.bucket != bucket || self.endpoint != endpoint {
+            Some("PrepareUpload chose another bucket or endpoint this time")
+        } else if self.key != key || self.bucket_asked != bucket_asked {
+            Some("it is for another object key or bucket")
+        } else if identity != Some(&self.file) {
+            Some("the file changed (size, modification time or identity)")
+        } else if part_count(self.file.size, self.part_size) > super::MAX_PARTS {
+            Some("it lists more parts than OSS allows")
+        } else {
+            None
         }
     }
 
@@ -286,8 +328,9 @@ impl Checkpoint {
 }
 
 /// What `bytes` (at most the cap) hold, if they are a checkpoint of any
-/// version; `None` when they are not recognized as one.
-fn parse(bytes: &[u8]) -> Option<Loaded> {
+/// version; `None` when they are not recognized as one. With `log`, what
+/// was passed over is logged under that path.
+fn parse(bytes: &[u8], log: Option<&Path>) -> Option<Loaded> {
     let (first, records) = match bytes.iter().position(|&b| b == b'\n') {
         Some(i) => (&bytes[..i], &bytes[i + 1..]),
         None => (bytes, &[][..]),
@@ -295,13 +338,27 @@ fn parse(bytes: &[u8]) -> Option<Loaded> {
     // This format: a header line, then records.
     if let Ok(mut c) = serde_json::from_slice::<Checkpoint>(first) {
         if c.format == FORMAT {
-            c.apply_records(records);
+            let ignored = c.apply_records(records);
+            if let Some(path) = log.filter(|_| ignored > 0) {
+                log::info!(
+                    "checkpoint {}: ignored its last {ignored} bytes, a record cut short \
+                     by a crash or failing its check (those parts are sent again)",
+                    path.display()
+                );
+            }
             return Some(found_if_consistent(c));
         }
     }
     // The previous one: a single JSON document, any layout.
     if let Ok(mut c) = serde_json::from_slice::<Checkpoint>(bytes) {
         if c.format == FORMAT_V1 {
+            if let Some(path) = log {
+                log::info!(
+                    "checkpoint {}: written by an earlier version (format 1); \
+                     rewritten in format 2 if resumed from",
+                    path.display()
+                );
+            }
             c.format = FORMAT.to_owned();
             return Some(found_if_consistent(c));
         }
@@ -314,14 +371,16 @@ fn parse(bytes: &[u8]) -> Option<Loaded> {
                 .is_some_and(|f| f.starts_with(FORMAT_FAMILY))
         })
     };
-    (names_ours(first) || names_ours(bytes)).then_some(Loaded::Damaged)
+    (names_ours(first) || names_ours(bytes)).then_some(Loaded::Damaged(
+        "cut short, edited, or of a format this version does not read",
+    ))
 }
 
 fn found_if_consistent(c: Checkpoint) -> Loaded {
     if c.is_consistent() {
         Loaded::Found(Box::new(c))
     } else {
-        Loaded::Damaged
+        Loaded::Damaged("its parts do not fit the file or its upload")
     }
 }
 
@@ -456,9 +515,9 @@ pub(crate) fn refuse_foreign(path: &Path, data: &FileIdentity) -> Result<()> {
             return Err(refusal(path, "is the file being uploaded"));
         }
     }
-    match Checkpoint::load(path)? {
+    match Checkpoint::read(path, false)? {
         Loaded::Foreign => Err(foreign(path)),
-        Loaded::Missing | Loaded::Damaged | Loaded::Found(_) => Ok(()),
+        Loaded::Missing | Loaded::Damaged(_) | Loaded::Found(_) => Ok(()),
     }
 }
 
@@ -563,7 +622,10 @@ pub(crate) mod tests {
         wrong_size.parts[0].size = 99;
         assert!(wrong_size.header_line().is_err(), "never written by us");
         fs::write(&path, header_line(&wrong_size)).unwrap();
-        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged));
+        assert!(matches!(
+            Checkpoint::load(&path).unwrap(),
+            Loaded::Damaged(_)
+        ));
         let json = serde_json::to_string(&sample()).unwrap();
         for ours in [
             r#"{"format":"ens-upload-checkpoint/3"}"#,
@@ -574,7 +636,7 @@ pub(crate) mod tests {
         ] {
             fs::write(&path, ours).unwrap();
             assert!(
-                matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged),
+                matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged(_)),
                 "{ours}"
             );
         }
@@ -611,7 +673,10 @@ pub(crate) mod tests {
         let mut json = header_line(&sample());
         json.resize(over, b' ');
         fs::write(&path, &json).unwrap();
-        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged));
+        assert!(matches!(
+            Checkpoint::load(&path).unwrap(),
+            Loaded::Damaged(_)
+        ));
         // At the cap exactly it is still read.
         json.truncate(usize::try_from(MAX_CHECKPOINT_BYTES).unwrap());
         fs::write(&path, &json).unwrap();

@@ -65,7 +65,12 @@ impl Journal {
         };
         if let Err(e) = write() {
             // Ours: created by create_temp above, under a name of its own.
-            let _ = fs::remove_file(&tmp);
+            if let Err(rm) = fs::remove_file(&tmp) {
+                log::warn!(
+                    "could not remove the temporary checkpoint {}: {rm}",
+                    tmp.display()
+                );
+            }
             return Err(cannot(&e));
         }
         Ok(Journal {
@@ -361,7 +366,10 @@ mod tests {
         // A previous-format file that is not consistent starts over.
         v1["parts"][0]["size"] = 99.into();
         fs::write(&path, serde_json::to_vec_pretty(&v1).unwrap()).unwrap();
-        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged));
+        assert!(matches!(
+            Checkpoint::load(&path).unwrap(),
+            Loaded::Damaged(_)
+        ));
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -410,7 +418,10 @@ mod tests {
             [&good[..], encode_record(&part(4, 100)).as_bytes()].concat(),
         )
         .unwrap();
-        assert!(matches!(Checkpoint::load(&path).unwrap(), Loaded::Damaged));
+        assert!(matches!(
+            Checkpoint::load(&path).unwrap(),
+            Loaded::Damaged(_)
+        ));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

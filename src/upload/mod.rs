@@ -201,7 +201,8 @@ impl UploadOptions {
     /// whose upload the server forgot starts over once. Objects that go in
     /// one PutObject have nothing to resume and write no checkpoint (one
     /// left by an earlier multipart attempt is removed and its upload
-    /// aborted).
+    /// aborted). Each of these decisions is an `info` line of the `log`
+    /// crate naming the checkpoint; a clean-up that failed is a `warn` line.
     ///
     /// The path must be free, empty or hold a checkpoint: a file that is
     /// not one (or is the file being uploaded) is never overwritten or
