@@ -1039,11 +1039,6 @@ fn abort_behind_the_clients_back(emu: &Emulator, bucket: &str, key: &str, upload
     assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
 }
 
-fn checkpoint_upload_id(path: &Path) -> String {
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    json["upload_id"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn a_checkpoint_without_parts_whose_upload_the_server_forgot_starts_over() {
     let emu = Emulator::start().unwrap();
@@ -1067,7 +1062,7 @@ fn a_checkpoint_without_parts_whose_upload_the_server_forgot_starts_over() {
 
     // The server forgets it (aborted, or expired by a lifecycle rule).
     let bucket = emu.oss_bucket_for("test");
-    abort_behind_the_clients_back(&emu, &bucket, "z", &checkpoint_upload_id(&ckpt));
+    abort_behind_the_clients_back(&emu, &bucket, "z", &common::checkpoint_upload_id(&ckpt));
     assert_eq!(emu.oss_uploads_in_progress(), 0);
 
     // The same call starts over once and stores the object.
@@ -1104,12 +1099,7 @@ fn a_checkpoint_that_could_not_be_removed_does_not_upload_again() {
         std::thread::spawn(move || client.upload_file(&req(), "f", &path, &opts))
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read(&ckpt)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|j| j["parts"].as_array().map(Vec::len))
-        != Some(3)
-    {
+    while common::checkpoint_parts(&ckpt).map(|p| p.len()) != Some(3) {
         assert!(Instant::now() < deadline, "the parts never all finished");
         std::thread::sleep(Duration::from_millis(5));
     }

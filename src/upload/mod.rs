@@ -40,6 +40,7 @@
 //! ```
 
 mod checkpoint;
+mod journal;
 mod multipart;
 mod oss;
 mod policy;
@@ -188,21 +189,29 @@ impl UploadOptions {
         self
     }
 
-    /// Where to keep resume state. Written atomically after every part,
-    /// removed on success; the same call with the same file, key and bucket
-    /// resumes from it. A checkpoint that does not match the file (size,
+    /// Where to keep resume state. Written atomically when the upload
+    /// starts, then one small record (under 200 bytes, synced) is appended
+    /// per finished part; removed on success. The same call with the same
+    /// file, key and bucket resumes from it (a checkpoint written by an
+    /// earlier version of this library too, which is then rewritten in the
+    /// current format). A checkpoint that does not match the file (size,
     /// modification time, identity, or the bytes of its finished parts)
     /// is discarded and the upload starts over, as is a damaged one; one
     /// whose upload the server forgot starts over once. Objects that go in
     /// one PutObject have nothing to resume and write no checkpoint (one
     /// left by an earlier multipart attempt is removed and its upload
-    /// aborted).
+    /// aborted). Each of these decisions is an `info` line of the `log`
+    /// crate naming the checkpoint; a clean-up that failed is a `warn` line.
     ///
     /// The path must be free, empty or hold a checkpoint: a file that is
     /// not one (or is the file being uploaded) is never overwritten or
     /// removed, and the upload call refuses it with
     /// [`Error::InvalidInput`] before anything is sent. At most 4 MiB of it
-    /// is read (a checkpoint of 10,000 parts is about 1.5 MiB).
+    /// is read (a checkpoint of 10,000 parts is about 1 MB). It is
+    /// written through a temporary file of its own beside it (created
+    /// exclusively; no other file there is touched), so its directory must
+    /// be one no other account can change: the user's own, or one with the
+    /// sticky bit such as `/tmp`.
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint = Some(path.into());
         self
@@ -444,6 +453,10 @@ pub(crate) fn upload_reader<R: Read + Send>(
     }
     validate_object_key(key)?;
     request.validate()?;
+    // Going multipart, each part is buffered: it must fit in memory here.
+    if let Some(part_size) = plan(size, options)? {
+        source::buffer_len(part_size, usize::MAX)?;
+    }
     let source = Source::reader(&mut reader);
     upload_source(up, request, key, &source, size, options)
 }

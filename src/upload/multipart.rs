@@ -11,9 +11,10 @@ use crate::crc64;
 use crate::error::{Error, Result};
 
 use super::checkpoint::{self, part_len, Checkpoint, DonePart, Loaded};
+use super::journal::Journal;
 use super::oss::{Call, Hints, Payload};
 use super::progress::{Body, Event, Reporter, Shared};
-use super::source::{part_count, Source};
+use super::source::{part_count, part_offset, Source};
 use super::{strip_quotes, verify_crc, workers, xml, Finished, Job};
 
 /// Uploads `source` in parts of `part_size` bytes. With `checkpoint`, an
@@ -39,25 +40,37 @@ pub(crate) fn upload(
     loop {
         let start = start_or_resume(job, source, part_size, checkpoint, !restarted)?;
         let mut state = start.state;
+        let mut journal = start.journal;
         let result = send_parts_and_complete(
             job,
             source,
             &mut state,
-            checkpoint,
+            journal.as_mut(),
             start.from_checkpoint,
             reporter,
         );
+        // Closed before the file may be removed below.
+        drop(journal);
         match result {
             // The server no longer knows the upload (expired or aborted), or
             // a resumed part: start over, once.
             Err(e) if start.from_checkpoint && !restarted && is_stale_upload(&e) => {
+                if let Some(path) = checkpoint {
+                    log::info!(
+                        "checkpoint {}: the server no longer knows upload {} ({}); \
+                         starting over with a new upload",
+                        path.display(),
+                        state.upload_id,
+                        e.code().unwrap_or_default()
+                    );
+                }
                 if e.code() == Some("InvalidPart") {
                     // The upload itself may still hold parts: free them.
                     abort(job, &state.key, &state.upload_id);
                 }
                 if let Some(path) = checkpoint {
                     // Best effort: the next start writes over it anyway.
-                    let _ = Checkpoint::remove(path);
+                    remove_checkpoint(path);
                 }
                 restarted = true;
             }
@@ -71,7 +84,7 @@ pub(crate) fn upload(
                 if let Some(path) = checkpoint {
                     // The object is stored: a checkpoint left behind is
                     // handled by the next call (see above), not an error.
-                    let _ = Checkpoint::remove(path);
+                    remove_checkpoint(path);
                 }
                 done.resumed_parts = start.resumed_parts;
                 return Ok(done);
@@ -88,23 +101,37 @@ pub(crate) fn upload(
 pub(crate) fn discard_checkpoint(job: &Job<'_>, path: &Path) {
     match Checkpoint::load(path) {
         Ok(Loaded::Found(old)) => {
+            log::info!(
+                "checkpoint {}: the object went in one PutObject; removing the checkpoint \
+                 of upload {}",
+                path.display(),
+                old.upload_id
+            );
             let target = &job.oss.target;
             if old.bucket == target.bucket && old.endpoint == target.endpoint {
                 abort(job, &old.key, &old.upload_id);
             }
-            let _ = Checkpoint::remove(path);
+            remove_checkpoint(path);
         }
-        // Damaged, empty or gone (a crash's temporary may be left).
-        Ok(Loaded::Damaged | Loaded::Missing) => {
-            let _ = Checkpoint::remove(path);
-        }
+        // Damaged or empty.
+        Ok(Loaded::Damaged(_) | Loaded::Missing) => remove_checkpoint(path),
         Ok(Loaded::Foreign) | Err(_) => {}
+    }
+}
+
+/// Removes the checkpoint, best effort: a failure is logged, and the next
+/// call deals with what is left.
+fn remove_checkpoint(path: &Path) {
+    if let Err(e) = Checkpoint::remove(path) {
+        log::warn!("{e} (left behind; the next upload with it deals with it)");
     }
 }
 
 /// Where an upload starts from.
 struct Start {
     state: Checkpoint,
+    /// The checkpoint, written and open to append to (with a checkpoint).
+    journal: Option<Journal>,
     /// Whether `state` was read from the checkpoint (rather than made by a
     /// new InitiateMultipartUpload).
     from_checkpoint: bool,
@@ -124,31 +151,58 @@ fn start_or_resume(
     if let Some(path) = checkpoint.filter(|_| may_resume) {
         match Checkpoint::load(path)? {
             Loaded::Found(old) => {
-                let same_place = old.bucket == target.bucket && old.endpoint == target.endpoint;
-                let same_file =
-                    matches!(source, Source::File { identity, .. } if *identity == old.file);
-                let same_upload = same_place
-                    && same_file
-                    && old.key == job.key
-                    && old.bucket_asked == job.bucket_asked
-                    && part_count(old.file.size, old.part_size) <= super::MAX_PARTS;
-                if same_upload && source.parts_unchanged(&old.parts, old.part_size)? {
-                    let resumed_parts = old.parts.len() as u32;
-                    return Ok(Start {
-                        state: *old,
-                        from_checkpoint: true,
-                        resumed_parts,
-                    });
-                }
+                let identity = match source {
+                    Source::File { identity, .. } => Some(identity),
+                    Source::Reader(_) => None,
+                };
+                let mismatch = old.mismatch(
+                    job.bucket_asked,
+                    &target.bucket,
+                    &target.endpoint,
+                    job.key,
+                    identity,
+                );
+                let why = match mismatch {
+                    Some(why) => why,
+                    None if source.parts_unchanged(&old.parts, old.part_size)? => {
+                        let resumed_parts = u32::try_from(old.parts.len()).unwrap_or(u32::MAX);
+                        log::info!(
+                            "checkpoint {}: resuming upload {} with {resumed_parts} of {} parts done",
+                            path.display(),
+                            old.upload_id,
+                            part_count(old.file.size, old.part_size)
+                        );
+                        // Compacted: what was read becomes the new header.
+                        let journal = Journal::create(path, &old)?;
+                        return Ok(Start {
+                            state: *old,
+                            journal: Some(journal),
+                            from_checkpoint: true,
+                            resumed_parts,
+                        });
+                    }
+                    None => "the file changed (the bytes of a finished part differ)",
+                };
+                log::info!(
+                    "checkpoint {}: starting over, its upload {} is stale: {why}",
+                    path.display(),
+                    old.upload_id
+                );
                 // Stale: free what the old upload holds on the server, if we can reach it.
-                if same_place {
+                if old.bucket == target.bucket && old.endpoint == target.endpoint {
                     abort(job, &old.key, &old.upload_id);
                 }
             }
             // Checked before anything was sent; this is a file that
             // appeared since. Never written over.
             Loaded::Foreign => return Err(checkpoint::foreign(path)),
-            Loaded::Missing | Loaded::Damaged => {}
+            Loaded::Damaged(why) => {
+                log::info!(
+                    "checkpoint {}: starting over, it is damaged ({why})",
+                    path.display()
+                );
+            }
+            Loaded::Missing => {}
         }
     }
     let upload_id = initiate(job)?;
@@ -170,13 +224,24 @@ fn start_or_resume(
         identity,
     );
     if let Some(path) = checkpoint {
-        if let Err(e) = state.save(path) {
+        log::info!(
+            "checkpoint {}: new upload {} of {} parts",
+            path.display(),
+            state.upload_id,
+            part_count(job.size, part_size)
+        );
+    }
+    let journal = match checkpoint.map(|path| Journal::create(path, &state)) {
+        Some(Err(e)) => {
             abort(job, &state.key, &state.upload_id);
             return Err(e);
         }
-    }
+        Some(Ok(journal)) => Some(journal),
+        None => None,
+    };
     Ok(Start {
         state,
+        journal,
         from_checkpoint: false,
         resumed_parts: 0,
     })
@@ -191,7 +256,7 @@ fn send_parts_and_complete(
     job: &Job<'_>,
     source: &Source<'_>,
     state: &mut Checkpoint,
-    checkpoint: Option<&Path>,
+    mut journal: Option<&mut Journal>,
     from_checkpoint: bool,
     reporter: &mut Reporter<'_>,
 ) -> Result<Finished> {
@@ -215,11 +280,11 @@ fn send_parts_and_complete(
             )
         },
         |part| {
-            state.record(part);
-            match checkpoint {
-                Some(path) => state.save(path),
-                None => Ok(()),
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.append(&part)?;
             }
+            state.record(part);
+            Ok(())
         },
     )?;
     complete(job, state, from_checkpoint, &shared.cancel)
@@ -292,7 +357,7 @@ fn upload_part(
         let mut slice;
         let src: &mut dyn Read = match source {
             Source::File { path, .. } => {
-                let offset = u64::from(number - 1) * part_size;
+                let offset = part_offset(part_size, number);
                 match Source::open_range(path, offset, len) {
                     Ok(f) => {
                         file = f;
@@ -317,6 +382,7 @@ fn upload_part(
         let checked = result.and_then(|reply| {
             verify_crc(&reply, crc, &what)?;
             let etag = reply.etag.ok_or_else(|| missing("ETag", &what))?;
+            checkpoint::check_etag(&etag, &what)?;
             Ok(DonePart {
                 number,
                 etag,
@@ -343,7 +409,7 @@ fn initiate(job: &Job<'_>) -> Result<String> {
     })?;
     let body = String::from_utf8_lossy(&reply.body);
     match xml::text(&body, "UploadId") {
-        Some(id) if !id.is_empty() => Ok(id),
+        Some(id) if !id.is_empty() => checkpoint::check_upload_id(&id).map(|()| id),
         _ => Err(crate::response::decode_error(
             200,
             &reply.body,
@@ -407,7 +473,7 @@ fn complete(
         crc64: crc,
         request_id: reply.request_id,
         upload_id: Some(state.upload_id.clone()),
-        parts: state.parts.len() as u32,
+        parts: u32::try_from(state.parts.len()).unwrap_or(u32::MAX),
         resumed_parts: 0,
     })
 }
@@ -434,9 +500,17 @@ fn abort(job: &Job<'_>, key: &str, upload_id: &str) {
     };
     let deadline = job.oss.control_deadline();
     let never = AtomicBool::new(false);
-    let _ = job.oss.retrying(Some(deadline), &never, |left| {
+    let aborted = job.oss.retrying(Some(deadline), &never, |left| {
         job.oss.send(&call, Payload::Empty, left)
     });
+    if let Err(e) = aborted {
+        // The same scrubbing as the errors the upload returns.
+        let e = e.redact_secrets(&job.oss.session.credentials.secrets());
+        log::warn!(
+            "could not abort multipart upload {upload_id} of {key:?}: {e} (its parts \
+             stay on the server until a lifecycle rule of the bucket removes them)"
+        );
+    }
 }
 
 fn missing(header: &str, what: &str) -> Error {

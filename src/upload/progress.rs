@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use crate::crc64::Crc64;
 use crate::error::Error;
 
+use super::source::byte_count;
+
 /// The callback hears from a stream at least this often.
 pub(crate) const REPORT_EVERY: u64 = 1 << 20;
 
@@ -257,7 +259,7 @@ impl<T> Read for Body<'_, T> {
                 ),
             )));
         }
-        self.remaining -= n as u64;
+        self.remaining -= byte_count(n);
         if self.remaining == 0 && self.must_end {
             let mut probe = [0u8; 1];
             match self.source.read(&mut probe) {
@@ -274,7 +276,7 @@ impl<T> Read for Body<'_, T> {
             }
         }
         self.crc.update(&buf[..n]);
-        self.count(n as u64);
+        self.count(byte_count(n));
         Ok(n)
     }
 }
@@ -308,12 +310,19 @@ mod tests {
         let mut high = 0;
         for _attempt in 0..2 {
             let mut src: &[u8] = &data;
-            let mut body = Body::new(&mut src, data.len() as u64, &mut high, true, &shared, &tx);
+            let mut body = Body::new(
+                &mut src,
+                byte_count(data.len()),
+                &mut high,
+                true,
+                &shared,
+                &tx,
+            );
             let mut sink = Vec::new();
             body.read_to_end(&mut sink).unwrap();
             assert_eq!(body.crc64(), crate::crc64::checksum(&data));
         }
-        assert_eq!(shared.done.load(Ordering::SeqCst), data.len() as u64);
+        assert_eq!(shared.done.load(Ordering::SeqCst), byte_count(data.len()));
         assert!(rx.try_iter().count() >= 3, "one event per MiB at least");
 
         let mut high = 0;

@@ -73,7 +73,20 @@ impl<'a> Source<'a> {
                 }
                 let number = state.next;
                 state.next += 1;
-                let len = part_len(size, part_size, number) as usize;
+                let len = match buffer_len(part_len(size, part_size, number), usize::MAX) {
+                    Ok(len) => len,
+                    Err(e) => return Some(Err(e)),
+                };
+                // A failed allocation is an error, not an abort of the process.
+                if buf
+                    .try_reserve_exact(len.saturating_sub(buf.len()))
+                    .is_err()
+                {
+                    return Some(Err(Error::invalid_input(
+                        "part size",
+                        format!("cannot allocate a buffer of {len} bytes for a part: choose a smaller part size"),
+                    )));
+                }
                 buf.resize(len, 0);
                 let label = Path::new(READER_LABEL);
                 if let Err(e) = state.reader.read_exact(buf) {
@@ -115,7 +128,7 @@ impl<'a> Source<'a> {
         };
         let mut buf = vec![0u8; 64 << 10];
         for part in parts {
-            let offset = u64::from(part.number - 1) * part_size;
+            let offset = part_offset(part_size, part.number);
             let mut range = Source::open_range(path, offset, part.size)?;
             let mut crc = Crc64::new();
             let mut read = 0u64;
@@ -129,7 +142,7 @@ impl<'a> Source<'a> {
                     break;
                 }
                 crc.update(&buf[..n]);
-                read += n as u64;
+                read += byte_count(n);
             }
             if read != part.size || Some(crc.value()) != part.crc() {
                 return Ok(false);
@@ -144,6 +157,63 @@ pub(crate) fn part_count(size: u64, part_size: u64) -> u32 {
     u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
 }
 
+/// A part's length as the length of a memory buffer, at most `max` bytes
+/// (`usize::MAX` but in tests, which play a 32-bit target with `u32::MAX`).
+/// Refused, never truncated: `as usize` would cut a 5 GiB part to 1 GiB on
+/// an armv7 device and send the wrong bytes.
+pub(crate) fn buffer_len(len: u64, max: usize) -> Result<usize> {
+    usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= max)
+        .ok_or_else(|| {
+            Error::invalid_input(
+                "part size",
+                format!(
+                    "a part of {len} bytes is more than one buffer can hold on this device \
+                     (at most {max} bytes): choose a smaller part size"
+                ),
+            )
+        })
+}
+
+/// A count of bytes held in memory (`usize`) as a count in a file or
+/// stream (`u64`). Never truncates: no Rust target has a `usize` wider
+/// than 64 bits; saturating keeps that a fact rather than a cast.
+pub(crate) fn byte_count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Where part `number` (1-based) starts. Saturating: a checkpoint read
+/// back is checked first (its parts lie inside the file), so this only
+/// guards against arithmetic on numbers nobody checked.
+pub(crate) fn part_offset(part_size: u64, number: u32) -> u64 {
+    u64::from(number.saturating_sub(1)).saturating_mul(part_size)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 32-bit target (played with a `u32::MAX` limit) refuses a part
+    /// over 4 GiB instead of cutting it to its low 32 bits.
+    #[test]
+    fn buffer_lengths_are_refused_not_truncated() {
+        let five_gib = 5u64 << 30;
+        let max32 = usize::try_from(u32::MAX).unwrap();
+        match buffer_len(five_gib, max32) {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "part size");
+                assert!(reason.contains("5368709120"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(buffer_len(u64::from(u32::MAX) + 1, max32).is_err());
+        assert_eq!(buffer_len(u64::from(u32::MAX), max32).unwrap(), max32);
+        assert_eq!(buffer_len(8 << 20, max32).unwrap(), 8 << 20);
+        assert_eq!(buffer_len(0, max32).unwrap(), 0);
+    }
 }

@@ -87,18 +87,31 @@ pub fn client_at(endpoint: &str) -> Client {
 }
 
 /// The part numbers a resume checkpoint lists, or `None` when the file is
-/// missing or not one.
+/// missing or not one: those of its header line, then one per whole record
+/// line (`p <number> ...`) appended since.
 pub fn checkpoint_parts(path: &std::path::Path) -> Option<Vec<u32>> {
-    let bytes = std::fs::read(path).ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        json["parts"]
-            .as_array()?
-            .iter()
-            .filter_map(|p| p["number"].as_u64())
-            .map(|n| n as u32)
-            .collect(),
-    )
+    let text = String::from_utf8(std::fs::read(path).ok()?).ok()?;
+    let (header, records) = text.split_once('\n')?;
+    let json: serde_json::Value = serde_json::from_str(header).ok()?;
+    let mut parts: Vec<u32> = json["parts"]
+        .as_array()?
+        .iter()
+        .filter_map(|p| p["number"].as_u64())
+        .map(|n| n as u32)
+        .collect();
+    let whole = records.rsplit_once('\n').map_or("", |(whole, _)| whole);
+    for line in whole.lines() {
+        parts.push(line.strip_prefix("p ")?.split(' ').next()?.parse().ok()?);
+    }
+    Some(parts)
+}
+
+/// The UploadId a resume checkpoint names (in its header line).
+pub fn checkpoint_upload_id(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let header = text.lines().next().unwrap();
+    let json: serde_json::Value = serde_json::from_str(header).unwrap();
+    json["upload_id"].as_str().unwrap().to_owned()
 }
 
 /// The emulator's clock as an HTTP `Date`, for requests signed by hand.
