@@ -79,3 +79,75 @@ fn a_credentials_file_that_is_a_fifo_or_huge_fails_build_at_once_naming_it() {
     std::fs::remove_file(&fifo).unwrap();
     std::fs::remove_file(&huge).unwrap();
 }
+
+/// Uploads a 2 MiB file that `change` alters from the progress callback
+/// once some bytes are sent; returns the upload's outcome.
+fn upload_while_changing(
+    options: UploadOptions,
+    change: impl Fn(&std::path::Path) + Send + 'static,
+) -> Result<ens_upload::UploadResult, Error> {
+    let emu = Emulator::start().unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "ens-upload-changing-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::write(&path, vec![b'a'; 2 << 20]).unwrap();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    let target = path.clone();
+    let mut changed = false;
+    let options = options.on_progress(move |done, total| {
+        if !changed && done > 0 && done < total {
+            changed = true;
+            change(&target);
+        }
+        ens_upload::ProgressAction::Continue
+    });
+    let r = client.upload_file(
+        &PrepareUploadRequest::new("test"),
+        "changing",
+        &path,
+        &options,
+    );
+    std::fs::remove_file(&path).unwrap();
+    r
+}
+
+fn rewrite(p: &std::path::Path) {
+    std::fs::write(p, vec![b'b'; 2 << 20]).unwrap();
+}
+
+fn grow(p: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(p).unwrap();
+    f.write_all(b"more").unwrap();
+}
+
+#[test]
+fn a_file_rewritten_or_grown_during_the_upload_is_never_reported_as_uploaded() {
+    let single = || UploadOptions::new().multipart_threshold(8 << 20);
+    let multi = || {
+        UploadOptions::new()
+            .multipart_threshold(100 * 1024)
+            .part_size(256 * 1024)
+            .threads(1)
+    };
+    let cases: [(&str, UploadOptions, fn(&std::path::Path)); 4] = [
+        ("rewritten, one PutObject", single(), rewrite),
+        ("grown, one PutObject", single(), grow),
+        ("rewritten, multipart", multi(), rewrite),
+        ("grown, multipart", multi(), grow),
+    ];
+    for (what, options, change) in cases {
+        let e = upload_while_changing(options, change).unwrap_err();
+        assert!(matches!(e, Error::LocalIo { .. }), "{what}: {e:?}");
+        assert!(e.to_string().contains("changed while"), "{what}: {e}");
+    }
+}

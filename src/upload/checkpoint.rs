@@ -101,6 +101,23 @@ pub(crate) struct FileIdentity {
 }
 
 impl FileIdentity {
+    /// What differs between `self` and `now`, for messages.
+    pub(crate) fn difference(&self, now: &FileIdentity) -> String {
+        let mut what = Vec::new();
+        if self.size != now.size {
+            what.push(format!("size {} then {}", self.size, now.size));
+        }
+        if self.mtime_ns != now.mtime_ns {
+            what.push("modification time".to_owned());
+        }
+        if self.file_id != now.file_id {
+            what.push("replaced by another file".to_owned());
+        }
+        what.join(", ")
+    }
+}
+
+impl FileIdentity {
     pub(crate) fn of(meta: &fs::Metadata) -> FileIdentity {
         let mtime_ns = meta
             .modified()

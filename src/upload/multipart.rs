@@ -287,6 +287,9 @@ fn send_parts_and_complete(
             Ok(())
         },
     )?;
+    // The last check before the object is made: a file that changed
+    // after its parts were read must not be completed.
+    source.check_unchanged()?;
     complete(job, state, from_checkpoint, &shared.cancel)
 }
 
@@ -381,6 +384,7 @@ fn upload_part(
         let crc = body.crc64();
         let checked = result.and_then(|reply| {
             verify_crc(&reply, crc, &what)?;
+            source.check_unchanged()?;
             let etag = reply.etag.ok_or_else(|| missing("ETag", &what))?;
             checkpoint::check_etag(&etag, &what)?;
             Ok(DonePart {

@@ -60,6 +60,9 @@ pub(crate) fn put_object(
                 let crc = body.crc64();
                 let checked = result.and_then(|reply| {
                     verify_crc(&reply, crc, "object")?;
+                    // What was sent is what OSS confirmed; only the file
+                    // itself tells whether it changed while being read.
+                    source.check_unchanged()?;
                     Ok(Finished::single(reply, crc))
                 });
                 (checked, hints)

@@ -48,7 +48,8 @@ impl<'a> Source<'a> {
 
     /// `len` bytes of the file from `offset`.
     pub(crate) fn open_range(path: &Path, offset: u64, len: u64) -> Result<io::Take<File>> {
-        let mut f = File::open(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
+        let mut f = crate::files::open_regular(path)
+            .map_err(|e| local_io(path, "cannot open the file", &e))?;
         f.seek(SeekFrom::Start(offset))
             .map_err(|e| local_io(path, "cannot seek in the file", &e))?;
         Ok(f.take(len))
@@ -122,6 +123,30 @@ impl<'a> Source<'a> {
 
     /// Whether the parts a checkpoint lists still hold the same bytes in the
     /// file (their CRC-64 is recomputed locally; nothing is sent).
+    /// Fails with [`Error::LocalIo`] when the file is no longer the one
+    /// the upload started with (size, modification time, device and inode):
+    /// rewritten, grown, truncated or replaced while being read. A reader
+    /// is whatever it gave.
+    pub(crate) fn check_unchanged(&self) -> Result<()> {
+        let Source::File { path, identity } = self else {
+            return Ok(());
+        };
+        let now = std::fs::metadata(path)
+            .map(|m| FileIdentity::of(&m))
+            .map_err(|e| local_io(path, "cannot check the file after reading it", &e))?;
+        if &now == identity {
+            return Ok(());
+        }
+        Err(Error::LocalIo {
+            path: path.to_path_buf(),
+            reason: format!(
+                "changed while it was being uploaded ({}); the upload is not reported as done: upload it again once it is complete",
+                identity.difference(&now)
+            ),
+            kind: io::ErrorKind::Other,
+        })
+    }
+
     pub(crate) fn parts_unchanged(&self, parts: &[DonePart], part_size: u64) -> Result<bool> {
         let Source::File { path, .. } = self else {
             return Ok(false);
