@@ -120,6 +120,9 @@ fn upload_while_changing(
     r
 }
 
+/// Alters the file being uploaded.
+type Change = fn(&std::path::Path);
+
 fn rewrite(p: &std::path::Path) {
     std::fs::write(p, vec![b'b'; 2 << 20]).unwrap();
 }
@@ -139,7 +142,7 @@ fn a_file_rewritten_or_grown_during_the_upload_is_never_reported_as_uploaded() {
             .part_size(256 * 1024)
             .threads(1)
     };
-    let cases: [(&str, UploadOptions, fn(&std::path::Path)); 4] = [
+    let cases: [(&str, UploadOptions, Change); 4] = [
         ("rewritten, one PutObject", single(), rewrite),
         ("grown, one PutObject", single(), grow),
         ("rewritten, multipart", multi(), rewrite),
