@@ -11,17 +11,20 @@
 //! developer machine without one of them the tests that need it say SKIPPED
 //! loudly and pass.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{profile_dir, run};
 use ens_upload::emulator::{self, Emulator, Fault, KeyState, RecordedRequest};
 
 /// What `cargo rustc -- --print native-static-libs` prints for this target
@@ -114,16 +117,6 @@ fn have_cc() -> bool {
     )
 }
 
-/// `target/<profile>`: where cargo put this test binary's libraries
-/// (`.../<profile>/deps/c_api-<hash>` → `.../<profile>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
 /// The static library, fresh. `cargo test` builds the library only as an
 /// rlib for the tests, so this runs `cargo build --lib` (the same cargo and
 /// profile; a no-op when nothing changed) once per test process: a
@@ -141,22 +134,7 @@ fn staticlib() -> &'static Path {
             .unwrap_or("debug");
         let target_dir = test_dir.parent().expect("target dir").join("c-api");
         let lib = target_dir.join(profile).join("libens_upload.a");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--lib", "--manifest-path"])
-            .arg(root().join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target_dir);
-        match profile {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let status = cmd.status().expect("run cargo build --lib");
-        assert!(status.success(), "cargo build --lib failed");
+        common::cargo_build(&["--lib"], &target_dir);
         assert!(
             lib.exists(),
             "cargo build --lib did not produce {}",
@@ -217,53 +195,6 @@ fn compile(src: &Path, out: &Path, build: Build, cxx_mode: bool) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     out.to_path_buf()
-}
-
-/// What a finished program left.
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn describe(&self) -> String {
-        format!(
-            "exit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs a command with its output in files, killing it after `limit`.
-fn run(mut cmd: Command, dir: &Path, label: &str, limit: Duration) -> Ran {
-    let out_path = dir.join(format!("{label}.stdout"));
-    let err_path = dir.join(format!("{label}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{label} ran longer than {limit:?} and was killed; stdout so far:\n{}\nstderr:\n{}",
-                std::fs::read_to_string(&out_path).unwrap_or_default(),
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Ran {
-        status,
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-    }
 }
 
 /// Local servers that answer wrongly, one URL each.

@@ -450,8 +450,8 @@ fn build_refuses_bad_configuration() {
     );
     let e = with(Client::builder().add_ca_file("/nonexistent/ca.pem"));
     assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
-    let not_pem = std::env::temp_dir().join(format!("ens-upload-not-pem-{}", std::process::id()));
-    std::fs::write(&not_pem, "hello").unwrap();
+    let dir = common::TempDir::new("ca");
+    let not_pem = dir.write("not.pem", "hello");
     let e = with(Client::builder().ca_file_only(&not_pem));
     assert!(e.to_string().contains("no PEM certificate"), "{e}");
 
