@@ -7,9 +7,9 @@
 //! `-fsanitize=address,undefined`. Also: the header's version macros and
 //! declarations, and the example's Makefile and CMakeLists.txt.
 //!
-//! A C compiler, valgrind, make and cmake are required when `CI` is set; on a
-//! developer machine without one of them the tests that need it say SKIPPED
-//! loudly and pass.
+//! A test whose tool (a C compiler, valgrind, make, cmake, pkg-config) is
+//! missing fails, naming it and the package to install
+//! (`tests/common/tools.rs`): a test that did not run never passes.
 
 mod common;
 
@@ -18,7 +18,7 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -74,31 +74,10 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// A tool the test needs: present, or (in CI) a failure, or (elsewhere) a
-/// loud skip. Returns whether the test can go on.
+/// A tool the test needs: present (true), or the test fails naming it.
 fn require(tool: &str, probe: &mut Command, what_for: &str) -> bool {
-    let found = probe
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return true;
-    }
-    if in_ci() {
-        panic!("{tool} is required in CI ({what_for}) but was not found: install it in .ci/run");
-    }
-    eprintln!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !!! SKIPPED: {tool} not found, so {what_for} did not run.\n\
-         !!! Install it (apt-get install -y {tool}) to run it; CI=true makes this a failure.\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-    );
-    false
+    common::require_tool(tool, probe, what_for);
+    true
 }
 
 fn cc() -> String {

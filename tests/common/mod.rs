@@ -6,10 +6,12 @@
 pub mod child;
 pub mod temp_dir;
 pub mod time_bounds;
+pub mod tools;
 
 pub use child::{cargo_build, profile_dir, run, Ran};
 pub use temp_dir::TempDir;
 pub use time_bounds::{within, EVENT_WAIT, MARGIN};
+pub use tools::require_tool;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
