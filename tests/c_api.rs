@@ -7,21 +7,24 @@
 //! `-fsanitize=address,undefined`. Also: the header's version macros and
 //! declarations, and the example's Makefile and CMakeLists.txt.
 //!
-//! A C compiler, valgrind, make and cmake are required when `CI` is set; on a
-//! developer machine without one of them the tests that need it say SKIPPED
-//! loudly and pass.
+//! A test whose tool (a C compiler, valgrind, make, cmake, pkg-config) is
+//! missing fails, naming it and the package to install
+//! (`tests/common/tools.rs`): a test that did not run never passes.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{profile_dir, run};
 use ens_upload::emulator::{self, Emulator, Fault, KeyState, RecordedRequest};
 
 /// What `cargo rustc -- --print native-static-libs` prints for this target
@@ -71,31 +74,10 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// A tool the test needs: present, or (in CI) a failure, or (elsewhere) a
-/// loud skip. Returns whether the test can go on.
+/// A tool the test needs: present (true), or the test fails naming it.
 fn require(tool: &str, probe: &mut Command, what_for: &str) -> bool {
-    let found = probe
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return true;
-    }
-    if in_ci() {
-        panic!("{tool} is required in CI ({what_for}) but was not found: install it in .ci/run");
-    }
-    eprintln!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !!! SKIPPED: {tool} not found, so {what_for} did not run.\n\
-         !!! Install it (apt-get install -y {tool}) to run it; CI=true makes this a failure.\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-    );
-    false
+    common::require_tool(tool, probe, what_for);
+    true
 }
 
 fn cc() -> String {
@@ -112,16 +94,6 @@ fn have_cc() -> bool {
         Command::new(cc()).arg("--version"),
         "the C API tests",
     )
-}
-
-/// `target/<profile>`: where cargo put this test binary's libraries
-/// (`.../<profile>/deps/c_api-<hash>` → `.../<profile>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .to_path_buf()
 }
 
 /// The static library, fresh. `cargo test` builds the library only as an
@@ -141,22 +113,7 @@ fn staticlib() -> &'static Path {
             .unwrap_or("debug");
         let target_dir = test_dir.parent().expect("target dir").join("c-api");
         let lib = target_dir.join(profile).join("libens_upload.a");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--lib", "--manifest-path"])
-            .arg(root().join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target_dir);
-        match profile {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let status = cmd.status().expect("run cargo build --lib");
-        assert!(status.success(), "cargo build --lib failed");
+        common::cargo_build(&["--lib"], &target_dir);
         assert!(
             lib.exists(),
             "cargo build --lib did not produce {}",
@@ -217,53 +174,6 @@ fn compile(src: &Path, out: &Path, build: Build, cxx_mode: bool) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     out.to_path_buf()
-}
-
-/// What a finished program left.
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn describe(&self) -> String {
-        format!(
-            "exit: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs a command with its output in files, killing it after `limit`.
-fn run(mut cmd: Command, dir: &Path, label: &str, limit: Duration) -> Ran {
-    let out_path = dir.join(format!("{label}.stdout"));
-    let err_path = dir.join(format!("{label}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{label} ran longer than {limit:?} and was killed; stdout so far:\n{}\nstderr:\n{}",
-                std::fs::read_to_string(&out_path).unwrap_or_default(),
-                std::fs::read_to_string(&err_path).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Ran {
-        status,
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-    }
 }
 
 /// Local servers that answer wrongly, one URL each.

@@ -6,91 +6,30 @@
 //! `cargo test` builds the examples, but `cargo test --test cli` does not,
 //! so the binary is built here with the same cargo, target directory and
 //! profile (`cargo build --example prepare_upload --features emulator`, a
-//! no-op when it is up to date). The environment cargo gives this test
-//! process is not passed on (a build script watching `CARGO_MANIFEST_DIR`
-//! would otherwise rebuild half the tree on each run, for both sides).
+//! no-op when it is up to date; quiet unless it fails: see
+//! `common::cargo_build`).
 
-use std::io::Read;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{Ran, TempDir};
 
 /// A run that takes longer is stuck.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-/// `<target>/<profile>`, where cargo put this test binary
-/// (`<target>/<profile>/deps/cli-<hash>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
-/// Whether cargo set `name` for this test process (and would see it as a
-/// change when a nested cargo's build script watches it).
-fn set_by_cargo_for_the_test(name: &str) -> bool {
-    [
-        "CARGO_PKG_",
-        "CARGO_MANIFEST_",
-        "CARGO_CRATE_",
-        "CARGO_BIN_",
-    ]
-    .iter()
-    .any(|p| name.starts_with(p))
-        || [
-            "CARGO_PRIMARY_PACKAGE",
-            "CARGO_TARGET_TMPDIR",
-            "CARGO_RUSTC_CURRENT_DIR",
-            "OUT_DIR",
-        ]
-        .contains(&name)
-}
 
 /// The example binary, built once per test process.
 fn example() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
-        let profile_dir = profile_dir();
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("debug")
-            .to_owned();
+        let profile_dir = common::profile_dir();
         let target_dir = profile_dir.parent().expect("target dir");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--example",
-            "prepare_upload",
-            "--features",
-            "emulator",
-            "--manifest-path",
-        ])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target_dir);
-        for (name, _) in std::env::vars_os() {
-            if set_by_cargo_for_the_test(&name.to_string_lossy()) {
-                cmd.env_remove(&name);
-            }
-        }
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let out = cmd.output().expect("run cargo build --example");
-        assert!(
-            out.status.success(),
-            "cargo build --example prepare_upload failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        common::cargo_build(
+            &["--example", "prepare_upload", "--features", "emulator"],
+            target_dir,
         );
         let exe = profile_dir
             .join("examples")
@@ -100,81 +39,24 @@ fn example() -> &'static Path {
     })
 }
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ens-upload-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs the example with `args`: stdout and stderr are pipes (not
-/// terminals), no credentials or proxies from this environment, a home
-/// of its own. Fails after [`RUN_LIMIT`].
-fn run(home: &Path, args: &[&str]) -> Output {
+/// Runs the example with `args`: stdout and stderr are files in `home`
+/// (not terminals), no credentials or proxies from this environment, a
+/// home of its own. Fails after [`RUN_LIMIT`].
+fn run(home: &TempDir, args: &[&str]) -> Ran {
     let mut cmd = Command::new(example());
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("HOME", home);
+    cmd.args(args).env("HOME", home.path());
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy().to_ascii_uppercase();
         if n.starts_with("ALIBABA_CLOUD_") || n.ends_with("_PROXY") || n == "ENS_ENDPOINT" {
             cmd.env_remove(&name);
         }
     }
-    let mut child = cmd.spawn().expect("start the example");
-    // Drain both pipes while waiting, so a chatty child never blocks.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = err.read_to_end(&mut b);
-        b
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for the example") {
-            break s;
-        }
-        if started.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("prepare_upload {args:?} ran for more than {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_reader.join().unwrap(),
-        stderr: err_reader.join().unwrap(),
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::run(cmd, home.path(), "prepare_upload", RUN_LIMIT)
 }
 
 /// stdout is exactly one line holding one JSON object; returns it.
-fn one_json_object(out: &Output) -> serde_json::Map<String, serde_json::Value> {
-    let stdout = text(&out.stdout);
+fn one_json_object(out: &Ran) -> serde_json::Map<String, serde_json::Value> {
+    let stdout = &out.stdout;
     assert!(
         stdout.ends_with('\n') && stdout.trim_end().lines().count() == 1,
         "stdout is not one line: {stdout:?}"
@@ -213,13 +95,8 @@ fn content(len: usize) -> Vec<u8> {
 #[test]
 fn prepares_against_the_emulator() {
     let home = TempDir::new("prepare");
-    let out = run(&home.0, &["--emulator", "--bucket", "test"]);
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        out.status,
-        text(&out.stderr)
-    );
+    let out = run(&home, &["--emulator", "--bucket", "test"]);
+    assert!(out.status.success(), "{:?}: {}", out.status, out.stderr);
     assert_eq!(out.status.code(), Some(0));
     let m = one_json_object(&out);
     assert_eq!(keys(&m), ["BucketName", "Endpoint", "RequestId"], "{m:?}");
@@ -231,9 +108,9 @@ fn prepares_against_the_emulator() {
     );
     assert!(!str_field(&m, "RequestId").is_empty(), "{m:?}");
     assert!(
-        text(&out.stderr).contains("emulator"),
+        out.stderr.contains("emulator"),
         "stderr does not say the emulator answered: {}",
-        text(&out.stderr)
+        out.stderr
     );
 }
 
@@ -256,41 +133,37 @@ fn usage_errors_exit_2_and_help_exits_0() {
         &["--bucket", "test", "--emulator", "--checkpoint", "c"],
         &["--bucket", "test", "--emulator", "--file"],
     ] {
-        let out = run(&home.0, args);
+        let out = run(&home, args);
         assert_eq!(
             out.status.code(),
             Some(2),
             "{args:?}: {:?} {}",
             out.status,
-            text(&out.stderr)
+            out.stderr
         );
-        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
         assert!(
-            text(&out.stderr).contains("usage: prepare_upload"),
+            out.stderr.contains("usage: prepare_upload"),
             "{args:?}: {}",
-            text(&out.stderr)
+            out.stderr
         );
     }
-    let help = run(&home.0, &["--help"]);
+    let help = run(&home, &["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(text(&help.stdout).starts_with("usage: prepare_upload"));
+    assert!(help.stdout.starts_with("usage: prepare_upload"));
 }
 
 #[test]
 fn errors_exit_1_with_the_error_on_stderr() {
     let home = TempDir::new("errors");
-    let out = run(&home.0, &["--emulator", "--bucket", "missing"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = run(&home, &["--emulator", "--bucket", "missing"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("NoSuchBucket"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(out.stderr.contains("NoSuchBucket"), "{}", out.stderr);
 
-    let missing = home.0.join("no-such-file.bin");
+    let missing = home.join("no-such-file.bin");
     let out = run(
-        &home.0,
+        &home,
         &[
             "--emulator",
             "--bucket",
@@ -299,28 +172,24 @@ fn errors_exit_1_with_the_error_on_stderr() {
             missing.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("no-such-file.bin"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(out.stderr.contains("no-such-file.bin"), "{}", out.stderr);
 }
 
 /// `--file` with `--key` and `--checkpoint`: a file just over the default
 /// 8 MiB threshold goes in two parts with a checkpoint, removed after;
-/// without `--key` the key is the file's name. stderr is a pipe, so no
+/// without `--key` the key is the file's name. stderr is a file, not a terminal, so no
 /// progress bar is drawn on it.
 #[test]
 fn uploads_a_file_and_prints_the_result() {
     let dir = TempDir::new("upload");
     let data = content((8 << 20) + 1000);
-    let file = dir.0.join("clip.mp4");
+    let file = dir.join("clip.mp4");
     std::fs::write(&file, &data).unwrap();
-    let ckpt = dir.0.join("clip.ckpt");
+    let ckpt = dir.join("clip.ckpt");
     let out = run(
-        &dir.0,
+        &dir,
         &[
             "--emulator",
             "--bucket",
@@ -333,7 +202,7 @@ fn uploads_a_file_and_prints_the_result() {
             ckpt.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
     let m = one_json_object(&out);
     assert_eq!(
         keys(&m),
@@ -373,17 +242,17 @@ fn uploads_a_file_and_prints_the_result() {
     assert!(!str_field(&m, "PrepareRequestId").is_empty(), "{m:?}");
     assert!(!str_field(&m, "RequestId").is_empty(), "{m:?}");
     assert!(!ckpt.exists(), "the checkpoint is left after success");
-    let stderr = text(&out.stderr);
+    let stderr = &out.stderr;
     assert!(
         !stderr.contains('\r') && !stderr.contains("[#") && !stderr.contains("MiB"),
         "a progress bar on a stderr that is not a terminal: {stderr:?}"
     );
 
     // One PutObject, the key defaulting to the file's name.
-    let small = dir.0.join("small.bin");
+    let small = dir.join("small.bin");
     std::fs::write(&small, b"hello").unwrap();
     let out = run(
-        &dir.0,
+        &dir,
         &[
             "--emulator",
             "--bucket",
@@ -392,7 +261,7 @@ fn uploads_a_file_and_prints_the_result() {
             small.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
     let m = one_json_object(&out);
     assert_eq!(str_field(&m, "Key"), "small.bin");
     assert_eq!(m["Size"].as_u64(), Some(5));

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
+use common::TempDir;
 use ens_upload::emulator::{self, Emulator};
 use ens_upload::{Client, Credentials, Error, PrepareUploadRequest};
 
@@ -23,9 +22,9 @@ fn clear_env() {
     }
 }
 
-fn temp_home() -> PathBuf {
-    let home = std::env::temp_dir().join(format!("ens-upload-chain-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
+/// A home with the two directories the chain reads from.
+fn temp_home() -> TempDir {
+    let home = TempDir::new("home");
     std::fs::create_dir_all(home.join(".alibabacloud")).unwrap();
     std::fs::create_dir_all(home.join(".aliyun")).unwrap();
     home
@@ -34,7 +33,7 @@ fn temp_home() -> PathBuf {
 #[test]
 fn the_default_chain_in_order() {
     let home = temp_home();
-    std::env::set_var("HOME", &home);
+    std::env::set_var("HOME", home.path());
     clear_env();
 
     // Nothing anywhere: the error names all three places.
@@ -156,5 +155,4 @@ fn the_default_chain_in_order() {
     );
 
     clear_env();
-    let _ = std::fs::remove_dir_all(&home);
 }

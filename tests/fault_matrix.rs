@@ -1,15 +1,21 @@
 //! Every fault the emulator can play, with the outcome the client must reach
-//! (recovered after N attempts, or one specific typed error) and a bound on
-//! the time it may take. No panic, no hang.
+//! (recovered after N attempts, or one specific typed error) within the time
+//! its settings promise. No panic, no hang.
+//!
+//! Time bounds are what the client promises plus `common::MARGIN` (these
+//! machines are shared and noisy); where a test shows that the client does
+//! not wait for something, that something is made far longer than the bound.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{within, MARGIN};
 use ens_upload::emulator::{Emulator, Fault};
 use ens_upload::{Client, ClientBuilder, Error, KnownCode, PrepareUploadRequest, TransportKind};
 
-/// A client tuned for tests: quick backoff, short read timeout.
+/// A client tuned for tests: quick backoff, short read timeout (see
+/// [`PROMISED`]).
 fn builder(emu: &Emulator) -> ClientBuilder {
     Client::builder()
         .endpoint(emu.endpoint())
@@ -31,29 +37,20 @@ enum Expect {
     },
 }
 
+/// The longest one call with [`builder`]'s settings may take: 4 attempts,
+/// each cut by the 400 ms read timeout (once for the head, once for the
+/// body), 3 backoffs of at most 100 ms, and the largest wait a case below
+/// asks for (300 ms). Connections are to loopback.
+const PROMISED: Duration = Duration::from_millis(4 * 2 * 400 + 3 * 100 + 300);
+
 struct Case {
     name: &'static str,
     fault: Fault,
     times: usize,
     expect: Expect,
-    /// The call must end within this.
-    within: Duration,
-    /// And not before this (a wait the server asked for).
+    /// The call must not end before this (a wait the server asked for, or
+    /// a read timeout that must have fired).
     not_before: Duration,
-}
-
-/// Runs `call` on a thread of its own and gives its result, or `None` when
-/// it has not returned well after `within` (a hang fails the test instead
-/// of hanging it).
-fn bounded<T: Send + 'static>(
-    within: Duration,
-    call: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(call());
-    });
-    rx.recv_timeout(within + Duration::from_secs(10)).ok()
 }
 
 fn run(case: &Case) {
@@ -61,13 +58,12 @@ fn run(case: &Case) {
     let client = builder(&emu).build().unwrap();
     emu.inject(case.fault.clone(), case.times);
     let started = Instant::now();
-    let result = bounded(case.within, move || {
+    // A hang (or a wait far past the promise) fails here.
+    let result = within(PROMISED + MARGIN, move || {
         client.prepare_upload(&PrepareUploadRequest::new("test"))
-    })
-    .unwrap_or_else(|| panic!("{}: hung past {:?}", case.name, case.within));
+    });
     let elapsed = started.elapsed();
     let seen = emu.requests();
-    assert!(elapsed <= case.within, "{}: took {elapsed:?}", case.name);
     assert!(
         elapsed >= case.not_before,
         "{}: only {elapsed:?}",
@@ -104,8 +100,6 @@ fn run(case: &Case) {
     );
 }
 
-const FAST: Duration = Duration::from_secs(3);
-
 #[test]
 fn the_fault_matrix() {
     let cases = [
@@ -114,7 +108,6 @@ fn the_fault_matrix() {
             fault: Fault::InternalError,
             times: 2,
             expect: Expect::Recovered { requests: 3 },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -122,7 +115,6 @@ fn the_fault_matrix() {
             fault: Fault::ServiceUnavailable,
             times: 2,
             expect: Expect::Recovered { requests: 3 },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -132,7 +124,6 @@ fn the_fault_matrix() {
             },
             times: 1,
             expect: Expect::Recovered { requests: 2 },
-            within: FAST,
             not_before: Duration::from_millis(300),
         },
         Case {
@@ -140,7 +131,6 @@ fn the_fault_matrix() {
             fault: Fault::ConnectionReset,
             times: 2,
             expect: Expect::Recovered { requests: 3 },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -148,7 +138,6 @@ fn the_fault_matrix() {
             fault: Fault::Slow(Duration::from_secs(2)),
             times: 1,
             expect: Expect::Recovered { requests: 2 },
-            within: Duration::from_millis(1900),
             not_before: Duration::from_millis(400),
         },
         Case {
@@ -159,7 +148,6 @@ fn the_fault_matrix() {
                 requests: 1,
                 check: |e| matches!(e, Error::Decode { status: 200, body_prefix, .. } if body_prefix.contains("not JSON")),
             },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -167,7 +155,6 @@ fn the_fault_matrix() {
             fault: Fault::TruncatedBody,
             times: 1,
             expect: Expect::Recovered { requests: 2 },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -175,7 +162,6 @@ fn the_fault_matrix() {
             fault: Fault::BadGatewayHtml,
             times: 2,
             expect: Expect::Recovered { requests: 3 },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -186,7 +172,6 @@ fn the_fault_matrix() {
                 requests: 4,
                 check: |e| matches!(e, Error::Decode { status: 502, body_prefix, .. } if body_prefix.contains("Bad Gateway")),
             },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -206,7 +191,6 @@ fn the_fault_matrix() {
                     )
                 },
             },
-            within: FAST,
             not_before: Duration::ZERO,
         },
         Case {
@@ -219,7 +203,6 @@ fn the_fault_matrix() {
                     e.code() == Some("InternalError") && e.to_string().contains("after 4 attempts")
                 },
             },
-            within: FAST,
             not_before: Duration::ZERO,
         },
     ];
@@ -255,17 +238,20 @@ fn retries_zero_turns_retries_off() {
 #[test]
 fn the_call_timeout_covers_every_attempt_and_sleep() {
     let emu = Emulator::start().unwrap();
+    // 100 attempts of 400 ms each would take 40 s: only the 1 s call
+    // timeout ends the call within the bound.
+    let call_timeout = Duration::from_secs(1);
     let client = builder(&emu)
-        .retries(10)
-        .call_timeout(Duration::from_millis(1000))
+        .retries(100)
+        .call_timeout(call_timeout)
         .build()
         .unwrap();
-    emu.inject(Fault::Slow(Duration::from_secs(3)), 20);
-    let started = Instant::now();
-    let e = client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap_err();
-    let elapsed = started.elapsed();
+    emu.inject(Fault::Slow(Duration::from_secs(3)), 101);
+    let e = within(call_timeout + MARGIN, move || {
+        client
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err()
+    });
     assert!(
         matches!(
             e,
@@ -276,34 +262,71 @@ fn the_call_timeout_covers_every_attempt_and_sleep() {
         ),
         "{e:?}"
     );
-    assert!(elapsed < Duration::from_millis(1600), "took {elapsed:?}");
     assert!(e.attempts() >= 2, "{e:?}");
+}
+
+#[test]
+fn the_call_timeout_cuts_an_attempt_short() {
+    let emu = Emulator::start().unwrap();
+    // The read timeout would wait for the answer, 3 s late; the call
+    // timeout (1 s) must not.
+    let client = builder(&emu)
+        .read_timeout(Duration::from_secs(20))
+        .retries(0)
+        .call_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    emu.inject(Fault::Slow(Duration::from_secs(3)), 1);
+    let e = within(Duration::from_secs(1) + MARGIN, move || {
+        client
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err()
+    });
+    assert!(
+        matches!(
+            e,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.attempts(), 1, "{e:?}");
 }
 
 #[test]
 fn a_retry_after_beyond_the_deadline_is_not_slept() {
     let emu = Emulator::start().unwrap();
-    let client = builder(&emu)
-        .call_timeout(Duration::from_millis(800))
-        .build()
-        .unwrap();
+    // Sleeping until the deadline would take twice the bound below.
+    let client = builder(&emu).call_timeout(2 * MARGIN).build().unwrap();
     emu.inject(
         Fault::Throttling {
-            retry_after_ms: 5000,
+            retry_after_ms: 60_000,
         },
         1,
     );
-    let started = Instant::now();
-    let e = client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap_err();
+    let e = within(MARGIN, move || {
+        client
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err()
+    });
     assert_eq!(e.api().unwrap().known_code(), KnownCode::Throttling);
     assert_eq!(e.attempts(), 1);
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        started.elapsed()
-    );
+}
+
+/// Two attempts with [`builder`]'s 400 ms read timeout.
+const TWO_ATTEMPTS: Duration = Duration::from_millis(2 * 2 * 400);
+
+/// A client whose backoff, were it used, would be drawn below 10 minutes
+/// (and cut to the 30 s call timeout): a corrected timestamp must be sent
+/// at once, so a call that backs off almost surely overruns
+/// `TWO_ATTEMPTS + MARGIN`.
+fn no_backoff_expected(b: ClientBuilder) -> Client {
+    b.retry_base_delay(Duration::from_secs(600))
+        .retry_max_delay(Duration::from_secs(600))
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -311,18 +334,13 @@ fn a_server_clock_hours_ahead_is_learned_once_and_kept() {
     let skew = 3 * 3600;
     let emu = Emulator::builder().clock_skew_secs(skew).start().unwrap();
     // Even with retries off, a corrected timestamp is tried once.
-    let client = builder(&emu).retries(0).build().unwrap();
+    let client = no_backoff_expected(builder(&emu).retries(0));
     assert_eq!(client.clock_offset(), 0);
-    let started = Instant::now();
-    client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap();
-    // The corrected attempt follows at once: no backoff.
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let c = client.clone();
+    within(TWO_ATTEMPTS + MARGIN, move || {
+        c.prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap()
+    });
     let seen = emu.requests();
     assert_eq!(seen.len(), 2, "one refused, one corrected");
     assert_eq!(seen[0].code.as_deref(), Some("InvalidTimeStamp.Expired"));
@@ -353,16 +371,12 @@ fn a_server_clock_behind_is_learned_too() {
         .clock_skew_secs(-2 * 3600)
         .start()
         .unwrap();
-    let client = builder(&emu).build().unwrap();
-    let started = Instant::now();
-    client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let client = no_backoff_expected(builder(&emu));
+    let c = client.clone();
+    within(TWO_ATTEMPTS + MARGIN, move || {
+        c.prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap()
+    });
     assert!((client.clock_offset() + 2 * 3600).abs() <= 2);
     assert_eq!(emu.requests().len(), 2);
 }
@@ -373,15 +387,9 @@ fn a_small_skew_within_tolerance_is_noticed_without_a_refusal() {
     // client's 5-minute threshold, so the offset is learned from Date.
     let emu = Emulator::builder().clock_skew_secs(600).start().unwrap();
     let client = builder(&emu).build().unwrap();
-    let started = Instant::now();
     client
         .prepare_upload(&PrepareUploadRequest::new("test"))
         .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(emu.requests().len(), 1);
     assert!((client.clock_offset() - 600).abs() <= 2);
 }
@@ -407,14 +415,17 @@ fn eight_threads_share_one_client_for_four_thousand_calls() {
     for t in threads {
         t.join().unwrap();
     }
+    // Every call succeeded once; a retry (a request slowed past the read
+    // timeout on a loaded machine) is allowed, but signed anew like any
+    // other request.
     let seen = emu.requests();
-    assert_eq!(seen.len(), 4000, "no call needed a retry");
-    assert!(seen.iter().all(|r| r.status == 200));
+    let ok = seen.iter().filter(|r| r.status == 200).count();
+    assert!(ok >= 4000 && seen.len() >= ok, "{ok} of {}", seen.len());
     let nonces: std::collections::HashSet<_> = seen
         .iter()
         .map(|r| r.param("SignatureNonce").unwrap())
         .collect();
-    assert_eq!(nonces.len(), 4000, "reused nonces");
+    assert_eq!(nonces.len(), seen.len(), "reused nonces");
 }
 
 #[test]
@@ -425,9 +436,8 @@ fn eight_threads_meeting_a_skewed_clock_at_once_all_recover() {
     // the one they signed with), with retries otherwise off.
     let skew = 3 * 3600;
     let emu = Emulator::builder().clock_skew_secs(skew).start().unwrap();
-    let client = builder(&emu).retries(0).build().unwrap();
+    let client = no_backoff_expected(builder(&emu).retries(0));
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
-    let started = Instant::now();
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let (c, b) = (client.clone(), barrier.clone());
@@ -437,11 +447,13 @@ fn eight_threads_meeting_a_skewed_clock_at_once_all_recover() {
             })
         })
         .collect();
-    for t in threads {
-        let out = t.join().unwrap();
-        assert!(out.is_ok(), "{out:?}");
-    }
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // The calls run side by side: two attempts each.
+    within(TWO_ATTEMPTS + MARGIN, move || {
+        for t in threads {
+            let out = t.join().unwrap();
+            assert!(out.is_ok(), "{out:?}");
+        }
+    });
     assert!((client.clock_offset() - skew).abs() <= 2);
     let seen = emu.requests();
     let refused = seen.iter().filter(|r| r.status != 200).count();
@@ -452,21 +464,19 @@ fn eight_threads_meeting_a_skewed_clock_at_once_all_recover() {
 #[test]
 fn an_absurd_retry_after_is_cut_to_the_deadline_not_a_panic() {
     let emu = Emulator::start().unwrap();
-    let client = builder(&emu)
-        .call_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    // Sleeping until the deadline would take twice the bound below.
+    let client = builder(&emu).call_timeout(2 * MARGIN).build().unwrap();
     emu.inject(
         Fault::Throttling {
             retry_after_ms: u64::MAX,
         },
         1,
     );
-    let started = Instant::now();
-    let e = client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap_err();
+    let e = within(MARGIN, move || {
+        client
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err()
+    });
     assert_eq!(e.api().unwrap().known_code(), KnownCode::Throttling);
     assert_eq!(e.attempts(), 1, "the wait would pass the deadline");
-    assert!(started.elapsed() < Duration::from_millis(500));
 }

@@ -6,7 +6,7 @@ mod common;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{canned_server, canned_server_recording, http_response};
+use common::{canned_server, canned_server_recording, http_response, TempDir};
 use ens_upload::emulator::{Emulator, Fault};
 use ens_upload::sign::rpc_v1;
 use ens_upload::upload::MIN_PART_SIZE;
@@ -225,34 +225,12 @@ fn no_error_path_leaks_the_secret_or_token() {
 // Uploads: the OSS side of the same credentials.
 // ---------------------------------------------------------------------------
 
-/// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ens-upload-hygiene-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// A file of `len` bytes in the directory.
-    fn file(&self, name: &str, len: usize) -> std::path::PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(
-            &path,
-            (0..len).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A file of `len` bytes in `dir`.
+fn file(dir: &TempDir, name: &str, len: usize) -> std::path::PathBuf {
+    dir.write(
+        name,
+        (0..len).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>(),
+    )
 }
 
 /// Multipart from 100 KiB, in 100 KiB parts.
@@ -304,7 +282,7 @@ fn oss_error_xml(status: &str, code: &str, message: &str, string_to_sign: Option
 /// unread body) to an OSS endpoint answering `answer` to every request.
 fn upload_to_canned(answer: Vec<u8>) -> Result<UploadResult, Error> {
     let dir = TempDir::new("canned");
-    let empty = dir.file("empty.bin", 0);
+    let empty = file(&dir, "empty.bin", 0);
     let oss = canned_server(answer, 4);
     let emu = sts_emulator(Some(&oss));
     let c = client(&emu.endpoint()).build().unwrap();
@@ -314,8 +292,8 @@ fn upload_to_canned(answer: Vec<u8>) -> Result<UploadResult, Error> {
 #[test]
 fn no_upload_error_path_leaks_the_secret_or_token() {
     let dir = TempDir::new("paths");
-    let small = dir.file("small.bin", 1000);
-    let multi = dir.file("multi.bin", 2 * MIN_PART_SIZE as usize + 5);
+    let small = file(&dir, "small.bin", 1000);
+    let multi = file(&dir, "multi.bin", 2 * MIN_PART_SIZE as usize + 5);
     let emu = sts_emulator(None);
     let ok = client(&emu.endpoint()).build().unwrap();
     let stored = upload(&ok, &small, &UploadOptions::new()).expect("an STS upload");
@@ -342,7 +320,7 @@ fn no_upload_error_path_leaks_the_secret_or_token() {
     );
 
     // Cancelled from the progress callback, with a checkpoint kept.
-    let ckpt = dir.0.join("cancel.ckpt");
+    let ckpt = dir.join("cancel.ckpt");
     push(
         "cancelled",
         upload(
@@ -358,12 +336,12 @@ fn no_upload_error_path_leaks_the_secret_or_token() {
     // The file: missing, a directory.
     push(
         "missing file",
-        upload(&ok, &dir.0.join("missing.bin"), &UploadOptions::new()),
+        upload(&ok, &dir.join("missing.bin"), &UploadOptions::new()),
         |e| matches!(e, Error::LocalIo { kind, .. } if *kind == std::io::ErrorKind::NotFound),
     );
     push(
         "a directory",
-        upload(&ok, &dir.0, &UploadOptions::new()),
+        upload(&ok, dir.path(), &UploadOptions::new()),
         |e| matches!(e, Error::LocalIo { .. }),
     );
     // The checkpoint: its directory missing (written after the first
@@ -373,7 +351,7 @@ fn no_upload_error_path_leaks_the_secret_or_token() {
         upload(
             &ok,
             &multi,
-            &parts().checkpoint(dir.0.join("no/such/dir/c.ckpt")),
+            &parts().checkpoint(dir.join("no/such/dir/c.ckpt")),
         ),
         |e| matches!(e, Error::LocalIo { .. }),
     );
@@ -534,7 +512,7 @@ fn no_upload_error_path_leaks_the_secret_or_token() {
 
     // Debug of the options and the result.
     let options = parts()
-        .checkpoint(dir.0.join("c.ckpt"))
+        .checkpoint(dir.join("c.ckpt"))
         .content_type("video/mp4")
         .stall_timeout(Duration::from_secs(1))
         .on_progress(|_, _| ProgressAction::Continue);

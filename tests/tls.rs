@@ -7,9 +7,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ens_upload::{Client, Credentials, Error, PrepareUploadRequest, TransportKind};
+use ens_upload::{Client, Credentials, Error, PrepareUploadRequest};
 
-const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/test-ca.pem");
 const CERT: &str = include_str!("data/test-server.pem");
 const KEY: &str = include_str!("data/test-server.key");
 
@@ -81,6 +80,9 @@ fn builder(endpoint: &str) -> ens_upload::ClientBuilder {
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
 #[test]
 fn the_compiled_backend_verifies_with_the_ca_file_and_refuses_without() {
+    use ens_upload::TransportKind;
+    const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/test-ca.pem");
+
     // Trusting only the test CA: the whole call succeeds over TLS.
     let endpoint = tls_server(1);
     let out = builder(&endpoint)

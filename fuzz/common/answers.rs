@@ -1037,31 +1037,23 @@ pub fn check(case: &Case, out: &Outcome) -> Result<(), String> {
     Ok(())
 }
 
-/// An IMF-fixdate written here (not with the crate's formatter), for the
-/// `Date` and `Retry-After` headers the answers carry.
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for the `Date` and
+/// `Retry-After` headers the answers carry, written with the `time` crate
+/// rather than the library's own formatter. Clamped to the years 1 to 9999.
 pub fn http_date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    static IMF_FIXDATE: OnceLock<Vec<time::format_description::BorrowedFormatItem<'static>>> =
+        OnceLock::new();
+    let format = IMF_FIXDATE.get_or_init(|| {
+        time::format_description::parse(
+            "[weekday repr:short], [day] [month repr:short] [year] \
+             [hour]:[minute]:[second] GMT",
+        )
+        .expect("a valid format description")
+    });
+    // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    let unix = unix.clamp(-62_135_596_800, 253_402_300_799);
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .expect("within the years 1 to 9999")
+        .format(format)
+        .expect("every field is in the format")
 }

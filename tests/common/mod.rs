@@ -1,5 +1,17 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: local servers and clients
+//! here; scratch directories, child processes, external tools and time
+//! bounds in the modules below. Each test binary uses some of them.
+#![allow(dead_code, unused_imports)]
+
+pub mod child;
+pub mod temp_dir;
+pub mod time_bounds;
+pub mod tools;
+
+pub use child::{cargo_build, profile_dir, run, Ran};
+pub use temp_dir::TempDir;
+pub use time_bounds::{within, EVENT_WAIT, MARGIN};
+pub use tools::require_tool;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
