@@ -3,8 +3,16 @@
 //!
 //! ```text
 //! cargo run --example emulator --features emulator -- [--port N] [--bind IP] [--bucket NAME]...
-//!     [--clock-skew SECS] [--fault NAME[=ARG][:COUNT]]...
+//!     [--clock-skew SECS] [--oss-region REGION] [--oss-refuse-v1] [--request-log N]
+//!     [--fault NAME[=ARG][:COUNT]]...
 //! ```
+//!
+//! OSS requests may be signed with signature V4 (`OSS4-HMAC-SHA256`) or V1.
+//! `--oss-region` makes V4 requests scoped to another region fail as OSS
+//! does (`InvalidArgument`, EC 0002-00000226); `--oss-refuse-v1` refuses V1
+//! like a bucket made since September 2025 (`AccessDenied`, EC
+//! 0002-00000080). `--request-log` is how many requests it remembers (the
+//! most recent; default 10,000).
 //!
 //! Faults (played for the first COUNT requests, default 1): `internal-error`,
 //! `unavailable`, `throttling[=MS]`, `reset`, `slow[=MS]`, `non-json`,
@@ -43,6 +51,14 @@ fn main() {
                     .parse()
                     .unwrap_or_else(|_| usage("--clock-skew takes seconds"));
                 builder = builder.clock_skew_secs(secs);
+            }
+            "--oss-region" => builder = builder.oss_region(value("--oss-region")),
+            "--oss-refuse-v1" => builder = builder.oss_refuse_v1(),
+            "--request-log" => {
+                let n = value("--request-log")
+                    .parse()
+                    .unwrap_or_else(|_| usage("--request-log takes a number of requests"));
+                builder = builder.request_log_limit(n);
             }
             "--fault" => {
                 let spec = value("--fault");
@@ -91,6 +107,7 @@ fn main() {
         );
     }
     println!("Buckets:     test (and any given with --bucket); others answer NoSuchBucket");
+    println!("OSS signing: V4 (OSS4-HMAC-SHA256) and V1; see --oss-region, --oss-refuse-v1");
     println!("Press Ctrl-C to stop.");
     loop {
         std::thread::park();
@@ -101,7 +118,7 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("emulator: {problem}");
     }
-    eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--fault NAME[=ARG][:COUNT]]...");
+    eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--oss-region REGION] [--oss-refuse-v1] [--request-log N] [--fault NAME[=ARG][:COUNT]]...");
     eprintln!("faults: internal-error unavailable throttling[=MS] reset slow[=MS] non-json truncated bad-gateway huge[=BYTES]");
     eprintln!("upload faults: oss-internal-error oss-reset=BYTES oss-bad-crc oss-slow=MS");
     std::process::exit(if problem.is_empty() { 0 } else { 2 });

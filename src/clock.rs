@@ -1,13 +1,24 @@
-//! Time as the API needs it, and clock-skew calibration.
+//! The one place that handles time: the clock offset learned from servers,
+//! deadlines, and every date format the wire needs.
 //!
-//! Edge devices often boot with the clock at 1970, and the API refuses a
-//! `Timestamp` more than 15 minutes off: the client learns the offset from
-//! the server's `Date` header and keeps it. Dates are handled as Unix
-//! seconds with a few lines of civil-calendar arithmetic (Howard Hinnant's
-//! days-from-civil), which keeps a date crate out of the dependency tree.
+//! Edge devices often boot with the clock at 1970, and the services refuse
+//! a request signed more than 15 minutes off: the client learns the offset
+//! from the server's `Date` header and keeps it. Calendar arithmetic comes
+//! from the `time` crate; the formats signed on every request are written
+//! digit by digit from its calendar fields (no format machinery per call).
+//!
+//! Formats: RPC `Timestamp` and credential `Expiration` (ISO 8601 UTC,
+//! `2024-01-02T03:04:05Z`), HTTP `Date` (IMF-fixdate,
+//! `Tue, 02 Jan 2024 03:04:05 GMT`), and OSS V4's `x-oss-date`
+//! (`20240102T030405Z`, whose first eight characters are the scope date).
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ::time::format_description::well_known::Rfc3339;
+use ::time::format_description::BorrowedFormatItem;
+use ::time::{OffsetDateTime, PrimitiveDateTime};
 
 /// A `Date` further than this from the (corrected) local clock resets the
 /// offset, even on a successful answer.
@@ -19,12 +30,6 @@ pub(crate) const EARLIEST_PLAUSIBLE_UNIX: i64 = 1_793_491_200;
 
 /// Nor is a `Date` believed more than this far past the earliest plausible one (100 years).
 const LATEST_PLAUSIBLE_SPAN_SECS: i64 = 100 * 365 * 24 * 3600;
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
-const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 
 /// Server time minus local time, in whole seconds, shared by a client's clones.
 #[derive(Debug, Default)]
@@ -52,7 +57,16 @@ impl ClockOffset {
             return false;
         }
         self.0.store(server - local, Ordering::Relaxed);
+        log::info!(
+            "learned the server clock offset from its Date header: {:+} s",
+            server - local
+        );
         true
+    }
+
+    /// The corrected clock: local Unix seconds plus the learned offset.
+    pub(crate) fn now(&self) -> i64 {
+        unix_now().saturating_add(self.get())
     }
 }
 
@@ -74,150 +88,116 @@ pub(crate) fn unix_now() -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The calendar time of Unix seconds, clamped to the years the `time` crate
+/// holds (-9999 to 9999): no clock, however wrong, makes formatting fail.
+fn utc(unix: i64) -> OffsetDateTime {
+    let min = PrimitiveDateTime::MIN.assume_utc();
+    let max = PrimitiveDateTime::MAX.assume_utc();
+    let unix = unix.clamp(min.unix_timestamp(), max.unix_timestamp());
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// The date of a day count since 1970-01-01: (year, month 1-12, day 1-31).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Splits Unix seconds into (days since epoch, hour, minute, second).
-fn split(unix: i64) -> (i64, u32, u32, u32) {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400) as u32;
-    (days, secs / 3600, secs / 60 % 60, secs % 60)
+/// Appends `n` as `width` zero-padded digits (years outside 0..=9999 get a sign).
+fn push_digits(out: &mut String, n: i32, width: usize) {
+    use std::fmt::Write;
+    if (0..10_000).contains(&n) {
+        let mut div = 10i32.pow(width as u32 - 1);
+        while div > 0 {
+            out.push(char::from(b'0' + (n / div % 10) as u8));
+            div /= 10;
+        }
+    } else {
+        let _ = write!(out, "{n:+05}");
+    }
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, the RPC `Timestamp` format.
 pub(crate) fn format_iso8601(unix: i64) -> String {
-    let (days, h, m, s) = split(unix);
-    let (year, month, day) = civil_from_days(days);
-    if !(0..=9999).contains(&year) {
-        return format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z");
-    }
-    // Signed on every request: digits by hand, no formatting machinery.
-    let y = year as u32;
-    let digits = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
-    let mut out = Vec::with_capacity(20);
-    out.extend_from_slice(&digits(y / 100));
-    out.extend_from_slice(&digits(y % 100));
-    for (sep, n) in [(b'-', month), (b'-', day), (b'T', h), (b':', m), (b':', s)] {
+    let t = utc(unix);
+    let mut out = String::with_capacity(20);
+    push_digits(&mut out, t.year(), 4);
+    for (sep, n) in [
+        ('-', u8::from(t.month())),
+        ('-', t.day()),
+        ('T', t.hour()),
+        (':', t.minute()),
+        (':', t.second()),
+    ] {
         out.push(sep);
-        out.extend_from_slice(&digits(n));
+        push_digits(&mut out, i32::from(n), 2);
     }
-    out.push(b'Z');
-    String::from_utf8(out).expect("ASCII digits")
+    out.push('Z');
+    out
+}
+
+/// `YYYYMMDDThhmmssZ`, OSS signature V4's `x-oss-date` (its first eight
+/// characters are the credential scope's date).
+#[allow(dead_code)] // OSS V4 signing uses it next.
+pub(crate) fn format_compact_iso8601(unix: i64) -> String {
+    let t = utc(unix);
+    let mut out = String::with_capacity(16);
+    push_digits(&mut out, t.year(), 4);
+    push_digits(&mut out, i32::from(u8::from(t.month())), 2);
+    push_digits(&mut out, i32::from(t.day()), 2);
+    out.push('T');
+    for n in [t.hour(), t.minute(), t.second()] {
+        push_digits(&mut out, i32::from(n), 2);
+    }
+    out.push('Z');
+    out
 }
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the `Date` format.
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub(crate) fn format_http_date(unix: i64) -> String {
-    let (days, h, m, s) = split(unix);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{}, {day:02} {} {year:04} {h:02}:{m:02}:{s:02} GMT",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[month as usize - 1]
-    )
+    let t = utc(unix);
+    let weekday = &t.weekday().to_string()[..3];
+    let month = &t.month().to_string()[..3];
+    let mut out = String::with_capacity(29);
+    out.push_str(weekday);
+    out.push_str(", ");
+    push_digits(&mut out, i32::from(t.day()), 2);
+    out.push(' ');
+    out.push_str(month);
+    out.push(' ');
+    push_digits(&mut out, t.year(), 4);
+    out.push(' ');
+    for (i, n) in [t.hour(), t.minute(), t.second()].into_iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        push_digits(&mut out, i32::from(n), 2);
+    }
+    out.push_str(" GMT");
+    out
 }
 
-/// Checks a date and time and turns it into Unix seconds.
-fn to_unix(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<i64> {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day == 0 || day > days_in_month || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let secs = i64::from(h * 3600 + m * 60 + s.min(59));
-    Some(days_from_civil(year, month, day) * 86_400 + secs)
+/// The IMF-fixdate layout, parsed once.
+fn http_date_format() -> &'static [BorrowedFormatItem<'static>] {
+    static FORMAT: OnceLock<Vec<BorrowedFormatItem<'static>>> = OnceLock::new();
+    FORMAT.get_or_init(|| {
+        ::time::format_description::parse(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
+        )
+        .unwrap_or_default()
+    })
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC
-/// 9110 requires of `Date`, into Unix seconds.
+/// 9110 requires of `Date`, into Unix seconds. A year outside 1 to 9999, a
+/// day that does not exist is `None`; the weekday
+/// is read but not checked against the date.
 pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
-    let mut parts = s.split_ascii_whitespace();
-    let _weekday = parts.next()?.strip_suffix(',')?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month_name = parts.next()?;
-    let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
-    let year: i64 = parts.next()?.parse().ok()?;
-    // Four digits, as IMF-fixdate has them; beyond that the civil-date
-    // arithmetic could overflow, and no server's clock is there.
-    if !(1..=9999).contains(&year) {
-        return None;
-    }
-    let mut hms = parts.next()?.split(':');
-    let (h, m, sec): (u32, u32, u32) = (
-        hms.next()?.parse().ok()?,
-        hms.next()?.parse().ok()?,
-        hms.next()?.parse().ok()?,
-    );
-    if hms.next().is_some() || parts.next()? != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    to_unix(year, month, day, h, m, sec)
+    let t = PrimitiveDateTime::parse(s, http_date_format()).ok()?;
+    (t.year() >= 1).then(|| t.assume_utc().unix_timestamp())
 }
 
-/// Parses `YYYY-MM-DDThh:mm:ss[.fraction]Z` into Unix seconds.
-#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+/// Parses `YYYY-MM-DDThh:mm:ss[.fraction]Z` (UTC only) into Unix seconds.
 pub(crate) fn parse_iso8601_utc(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if !s.ends_with('Z') {
         return None;
     }
-    let rest = s.get(19..)?.strip_suffix('Z')?;
-    if !rest.is_empty() {
-        let frac = rest.strip_prefix('.')?;
-        if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    to_unix(
-        i64::from(num(0..4)?),
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    )
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    Some(t.unix_timestamp())
 }
 
 #[cfg(test)]
@@ -246,6 +226,13 @@ mod tests {
             "Sun, 06 Nov 1994 08:49:37 GMT"
         );
         assert_eq!(format_iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_compact_iso8601(1_714_979_289), "20240506T070809Z");
+        // Clocks far off either way still format (clamped), never panic.
+        for unix in [i64::MIN, i64::MAX, -62_135_596_800 - 1] {
+            assert!(!format_iso8601(unix).is_empty());
+            assert!(!format_http_date(unix).is_empty());
+            assert!(!format_compact_iso8601(unix).is_empty());
+        }
     }
 
     #[test]

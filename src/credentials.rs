@@ -163,6 +163,14 @@ impl Credentials {
         self.security_token.as_ref().map(Secret::expose)
     }
 
+    /// The strings that must never be shown (the secret and any token),
+    /// for [`crate::redact`].
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        let mut out = vec![self.secret()];
+        out.extend(self.security_token());
+        out
+    }
+
     /// Checks what the signer needs: a non-empty id and secret, no control characters.
     pub(crate) fn validate(&self) -> Result<()> {
         let check = |name: &str, value: &str| -> Result<()> {

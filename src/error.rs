@@ -358,17 +358,36 @@ impl Error {
         self
     }
 
-    /// Removes every trace of the credentials' secrets from what the server
-    /// or the network sent back (a redirect's `Location` echoing the signed
-    /// URL, an HTML page quoting it, a message): the secret and the security
-    /// token as they are and percent-encoded, and any `SecurityToken=` or
-    /// `Signature=` value.
-    pub(crate) fn redact_credentials(mut self, creds: &crate::Credentials) -> Error {
-        let scrub = |s: &mut String| *s = crate::response::redact_secrets(s, creds);
+    /// Removes every trace of the credentials' secrets from every text
+    /// field (what the server or the network sent back can echo the signed
+    /// request: a redirect's `Location`, an HTML page, a message, even a
+    /// `Code` or `RequestId`), through [`crate::redact::secrets`].
+    pub(crate) fn redact_secrets(mut self, secrets: &[&str]) -> Error {
+        let scrub = |s: &mut String| {
+            if !s.is_empty() {
+                *s = crate::redact::secrets(s, secrets);
+            }
+        };
         match &mut self {
             Error::Api(e) => {
-                scrub(&mut e.message);
-                scrub(&mut e.recommend);
+                let ApiError {
+                    code,
+                    message,
+                    request_id,
+                    host_id,
+                    recommend,
+                    signature_diagnosis,
+                    ..
+                } = &mut **e;
+                for s in [code, message, request_id, host_id, recommend] {
+                    scrub(s);
+                }
+                if let Some(SignatureDiagnosis::CanonicalizationDiffers { client, server }) =
+                    signature_diagnosis
+                {
+                    scrub(client);
+                    scrub(server);
+                }
             }
             Error::Transport { message, .. } => scrub(message),
             Error::Redirect {
@@ -382,10 +401,17 @@ impl Error {
             } => {
                 scrub(reason);
                 scrub(body_prefix);
-                // The prefix may have cut a secret in two: its start is not
-                // found whole above.
-                *body_prefix = crate::response::redact_cut_secret(body_prefix, creds);
             }
+            Error::Integrity {
+                what, request_id, ..
+            } => {
+                scrub(what);
+                scrub(request_id);
+            }
+            Error::InvalidInput { reason, .. }
+            | Error::Config { reason }
+            | Error::Credentials { reason }
+            | Error::LocalIo { reason, .. } => scrub(reason),
             _ => {}
         }
         self
@@ -511,7 +537,14 @@ impl fmt::Display for ApiError {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Api(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
 impl std::error::Error for ApiError {}
 
 impl From<ApiError> for Error {

@@ -95,7 +95,7 @@ pub fn decode_error_answer(status: u16, body: &[u8], our_string_to_sign: &str) -
         (code == "SignatureDoesNotMatch").then(|| diagnose_signature(&message, our_string_to_sign));
     Error::from(ApiError {
         http_status: status,
-        message: redact_security_token(&message),
+        message: crate::redact::tokens(&message),
         code,
         request_id: parsed.request_id.unwrap_or_default(),
         host_id: parsed.host_id.unwrap_or_default(),
@@ -116,100 +116,8 @@ fn diagnose_signature(message: &str, ours: &str) -> SignatureDiagnosis {
         SignatureDiagnosis::WrongSecret
     } else {
         SignatureDiagnosis::CanonicalizationDiffers {
-            client: redact_security_token(ours),
-            server: redact_security_token(server),
+            client: crate::redact::tokens(ours),
+            server: crate::redact::tokens(server),
         }
-    }
-}
-
-/// Replaces the value of `SecurityToken` in a string to sign (where it is
-/// `SecurityToken%3D<value>%26`) so an error never carries the token.
-pub(crate) fn redact_security_token(s: &str) -> String {
-    // In a string to sign the separators are encoded; in a query they are not.
-    let s = redact_value(s, "SecurityToken%3D", "%26");
-    redact_value(&s, "SecurityToken=", "&")
-}
-
-/// `text` with the credentials' secret and security token (as they are,
-/// percent-encoded once and twice) and any `SecurityToken=` or `Signature=`
-/// value replaced by `<redacted>`.
-pub(crate) fn redact_secrets(text: &str, creds: &crate::Credentials) -> String {
-    let mut out = redact_security_token(text);
-    out = redact_value(&out, "Signature=", "&");
-    for secret in [Some(creds.secret()), creds.security_token()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-    {
-        let once = crate::sign::percent_encode(secret);
-        let twice = crate::sign::percent_encode(&once);
-        for needle in [secret, once.as_str(), twice.as_str()] {
-            if out.contains(needle) {
-                out = out.replace(needle, "<redacted>");
-            }
-        }
-    }
-    out
-}
-
-/// `text` with a trailing start of the secret or the token (four bytes or
-/// more, as they are or percent-encoded) replaced by `<redacted>`: what is
-/// left of a secret when a body was cut to its first bytes.
-pub(crate) fn redact_cut_secret(text: &str, creds: &crate::Credentials) -> String {
-    const MIN: usize = 4;
-    for secret in [Some(creds.secret()), creds.security_token()]
-        .into_iter()
-        .flatten()
-    {
-        let once = crate::sign::percent_encode(secret);
-        for needle in [secret, once.as_str()] {
-            let longest = needle.len().saturating_sub(1);
-            for len in (MIN..=longest).rev() {
-                let Some(start) = needle.get(..len) else {
-                    continue;
-                };
-                if let Some(kept) = text.strip_suffix(start) {
-                    return format!("{kept}<redacted>");
-                }
-            }
-        }
-    }
-    text.to_owned()
-}
-
-/// Replaces what follows each `key` up to the next `end` with `<redacted>`.
-fn redact_value(s: &str, key: &str, end: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find(key) {
-        let after = pos + key.len();
-        out.push_str(&rest[..after]);
-        out.push_str("<redacted>");
-        let tail = &rest[after..];
-        rest = &tail[tail.find(end).unwrap_or(tail.len())..];
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn security_token_is_redacted() {
-        let s = "POST&%2F&A%3Db%26SecurityToken%3DCAIS%252Btok%26Timestamp%3D1";
-        assert_eq!(
-            redact_security_token(s),
-            "POST&%2F&A%3Db%26SecurityToken%3D<redacted>%26Timestamp%3D1"
-        );
-        assert_eq!(
-            redact_security_token("x%26SecurityToken%3Dtail"),
-            "x%26SecurityToken%3D<redacted>"
-        );
-        assert_eq!(
-            redact_security_token("A=1&SecurityToken=CAIS%2Bx&T=2"),
-            "A=1&SecurityToken=<redacted>&T=2"
-        );
     }
 }

@@ -1,4 +1,4 @@
-//! The command-line example `examples/prepare_upload.rs`, run as a user runs
+//! The command-line example `examples/prepare_upload/`, run as a user runs
 //! it: against its bundled emulator (`--emulator`), preparing only, and
 //! uploading a file with `--file`, `--key` and `--checkpoint`; usage errors
 //! exit 2, other errors 1.

@@ -2,7 +2,10 @@
 //! to signed requests sent by hand: the listed parts, paging with
 //! `max-parts` and `part-number-marker`, `encoding-type=url`, which query
 //! parameters the V1 signature covers, bad arguments and `NoSuchUpload`; and
-//! the parts an upload by the library left open when cancelled.
+//! the parts an upload by the library left open when cancelled. Then OSS
+//! signature V4 (`OSS4-HMAC-SHA256`) beside V1: its region, `x-oss-date`,
+//! STS token, additional headers and mismatch details, and V1 refused as a
+//! bucket made since 2025 refuses it.
 
 mod common;
 
@@ -12,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ens_upload::emulator::Emulator;
-use ens_upload::sign::{oss_canonical_resource, oss_v1, percent_encode};
+use ens_upload::sign::{oss_canonical_resource, oss_v1, oss_v4, percent_encode};
 use ens_upload::upload::MIN_PART_SIZE;
 use ens_upload::{Client, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
 
@@ -134,6 +137,15 @@ fn send(
     );
     let no_headers: [(&str, &str); 0] = [];
     let sig = oss_v1(method, "", "", &date, &no_headers, &resource, SECRET);
+    let headers = [
+        ("Date".to_owned(), date),
+        ("Authorization".to_owned(), sig.authorization(KEY_ID)),
+    ];
+    exchange(emu, method, &target(bucket, key, query), &headers, body)
+}
+
+/// `/<bucket>/<key>?<query>`, percent-encoded.
+fn target(bucket: &str, key: &str, query: &[(&str, Option<&str>)]) -> String {
     let path: Vec<String> = key.split('/').map(percent_encode).collect();
     let mut target = format!("/{bucket}/{}", path.join("/"));
     for (i, (k, v)) in query.iter().enumerate() {
@@ -144,13 +156,26 @@ fn send(
             target.push_str(&percent_encode(v));
         }
     }
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\n\
-         Authorization: OSS {KEY_ID}:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        emu.addr(),
-        sig.signature,
+    target
+}
+
+/// Sends one request with these headers (besides Host, Content-Length and
+/// Connection) on a new connection, reading the whole answer.
+fn exchange(
+    emu: &Emulator,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Reply {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", emu.addr());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    );
+    ));
     let mut s = TcpStream::connect(emu.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(head.as_bytes()).unwrap();
@@ -664,4 +689,370 @@ fn lists_what_a_cancelled_library_upload_left_open() {
         "{}",
         r.body
     );
+}
+
+#[test]
+fn the_request_log_keeps_only_the_most_recent_requests() {
+    let emu = Emulator::builder().request_log_limit(3).start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    for n in 0..5 {
+        let r = send(&emu, "PUT", &bucket, &format!("k{n}"), &[], b"x", None);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let paths: Vec<String> = emu.requests().into_iter().map(|r| r.path).collect();
+    let want: Vec<String> = (2..5).map(|n| format!("/{bucket}/k{n}")).collect();
+    assert_eq!(paths, want, "the oldest two were forgotten, in order");
+    // Forgetting requests forgets nothing stored.
+    assert_eq!(
+        emu.oss_object_bytes(&bucket, "k0").as_deref(),
+        Some(&b"x"[..])
+    );
+}
+
+/// How a request is signed with V4 by [`send_v4`].
+#[derive(Clone)]
+struct V4 {
+    key_id: &'static str,
+    secret: &'static str,
+    token: Option<&'static str>,
+    region: &'static str,
+    /// The `x-oss-date` sent (None: no such header), Unix seconds.
+    when: Option<i64>,
+    /// Additional headers to sign (`host` is the only one sent besides the
+    /// defaults).
+    additional: &'static [&'static str],
+    /// Sign this key instead of the one sent (to sign the wrong thing).
+    signed_key: Option<&'static str>,
+}
+
+impl Default for V4 {
+    fn default() -> V4 {
+        V4 {
+            key_id: KEY_ID,
+            secret: SECRET,
+            token: None,
+            region: "cn-hangzhou",
+            when: Some(unix_now()),
+            additional: &[],
+            signed_key: None,
+        }
+    }
+}
+
+/// `20240506T070809Z`.
+fn oss_date(unix: i64) -> String {
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil(unix.div_euclid(86_400));
+    format!(
+        "{y}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Signs one request with OSS signature V4, as the official SDKs do, and
+/// sends it (path-style). Returns the answer and the canonical request the
+/// client signed.
+fn send_v4(
+    emu: &Emulator,
+    method: &str,
+    bucket: &str,
+    key: &str,
+    query: &[(&str, Option<&str>)],
+    body: &[u8],
+    how: &V4,
+) -> (Reply, String) {
+    let date = how.when.map(oss_date).unwrap_or_default();
+    let mut headers = vec![
+        (
+            "Content-Type".to_owned(),
+            "application/octet-stream".to_owned(),
+        ),
+        ("x-oss-meta-Owner".to_owned(), "Tester".to_owned()),
+        (
+            "x-oss-content-sha256".to_owned(),
+            "UNSIGNED-PAYLOAD".to_owned(),
+        ),
+    ];
+    if how.when.is_some() {
+        headers.push(("x-oss-date".to_owned(), date.clone()));
+    }
+    if let Some(t) = how.token {
+        headers.push(("x-oss-security-token".to_owned(), t.to_owned()));
+    }
+    let mut signed = headers.clone();
+    signed.push(("host".to_owned(), emu.addr().to_string()));
+    let sig = oss_v4(
+        method,
+        Some(bucket),
+        how.signed_key.unwrap_or(key),
+        query,
+        &signed,
+        how.additional,
+        how.region,
+        &date,
+        how.secret,
+    );
+    headers.push(("Authorization".to_owned(), sig.authorization(how.key_id)));
+    let reply = exchange(emu, method, &target(bucket, key, query), &headers, body);
+    (reply, sig.canonical_request)
+}
+
+#[test]
+fn v4_signed_uploads_and_downloads_are_served() {
+    let emu = Emulator::builder()
+        .oss_region("cn-hangzhou")
+        .start()
+        .unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let v4 = V4::default();
+    let sts = V4 {
+        key_id: ens_upload::emulator::TEST_STS_ACCESS_KEY_ID,
+        secret: ens_upload::emulator::TEST_STS_ACCESS_KEY_SECRET,
+        token: Some(ens_upload::emulator::TEST_SECURITY_TOKEN),
+        ..V4::default()
+    };
+    let with_host = V4 {
+        additional: &["host"],
+        ..V4::default()
+    };
+    for (how, key) in [
+        (&v4, "dir/a b+c~%.bin"),
+        (&sts, "sts/测试.bin"),
+        (&with_host, "host.bin"),
+    ] {
+        let (r, _) = send_v4(&emu, "PUT", &bucket, key, &[], b"v4 body", how);
+        assert_eq!(r.status, 200, "{key}: {}", r.body);
+        let (r, _) = send_v4(&emu, "GET", &bucket, key, &[], b"", how);
+        assert_eq!((r.status, r.body.as_str()), (200, "v4 body"), "{key}");
+        let rec = emu.requests().pop().unwrap();
+        assert!(rec
+            .header("authorization")
+            .unwrap()
+            .starts_with("OSS4-HMAC-SHA256 Credential="));
+    }
+
+    // Multipart, with the sub-resources in the query signed.
+    let key = "big/v4.bin";
+    let (r, _) = send_v4(&emu, "POST", &bucket, key, &[("uploads", None)], b"", &v4);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.text("UploadId").unwrap();
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (n, part) in [
+        (1u32, vec![1u8; MIN_PART_SIZE as usize]),
+        (2, vec![2u8; 10]),
+    ] {
+        let number = n.to_string();
+        let q = [
+            ("partNumber", Some(number.as_str())),
+            ("uploadId", Some(&*id)),
+        ];
+        let (r, _) = send_v4(&emu, "PUT", &bucket, key, &q, &part, &v4);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let tag = r.header("ETag").unwrap();
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{tag}</ETag></Part>"
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let q = [
+        ("uploadId", Some(id.as_str())),
+        ("encoding-type", Some("url")),
+    ];
+    let (r, _) = send_v4(&emu, "POST", &bucket, key, &q, xml.as_bytes(), &v4);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stored = emu.oss_object_bytes(&bucket, key).unwrap();
+    assert_eq!(stored.len(), MIN_PART_SIZE as usize + 10);
+}
+
+#[test]
+fn v4_region_is_taken_from_the_scope_and_checked_when_the_emulator_has_one() {
+    let singapore = V4 {
+        region: "ap-southeast-1",
+        ..V4::default()
+    };
+    // No region configured: any region signs (the key derives from it).
+    let emu = Emulator::start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &singapore);
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let emu = Emulator::builder()
+        .oss_region("cn-hangzhou")
+        .start()
+        .unwrap();
+    for region in ["ap-southeast-1", "oss-cn-hangzhou", ""] {
+        let how = V4 {
+            region,
+            ..V4::default()
+        };
+        let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &how);
+        assert_eq!(r.status, 400, "{region}: {}", r.body);
+        assert_eq!(r.text("Code").as_deref(), Some("InvalidArgument"));
+        assert_eq!(
+            r.text("Message").as_deref(),
+            Some("Invalid signing region in Authorization header.")
+        );
+        assert_eq!(r.text("EC").as_deref(), Some("0002-00000226"));
+    }
+    assert!(emu.oss_object(&bucket, "k").is_none());
+    let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &V4::default());
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn v4_mismatch_shows_the_servers_canonical_request_and_string_to_sign() {
+    let emu = Emulator::start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let q = [("uploads", None)];
+
+    // The wrong secret: the server canonicalized the same request.
+    let wrong_secret = V4 {
+        secret: "not-the-secret",
+        ..V4::default()
+    };
+    let (r, ours) = send_v4(&emu, "POST", &bucket, "a b", &q, b"", &wrong_secret);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.text("Code").as_deref(), Some("SignatureDoesNotMatch"));
+    let theirs = r.text("CanonicalRequest").unwrap();
+    assert_eq!(theirs, ours);
+    assert!(
+        theirs.starts_with(&format!("POST\n/{bucket}/a%20b\nuploads\n")),
+        "{theirs}"
+    );
+    let sts = r.text("StringToSign").unwrap();
+    assert!(sts.starts_with("OSS4-HMAC-SHA256\n"), "{sts}");
+    assert!(
+        sts.contains("/cn-hangzhou/oss/aliyun_v4_request\n"),
+        "{sts}"
+    );
+
+    // Another key signed: the server's canonical request shows the key sent.
+    let other_key = V4 {
+        signed_key: Some("other"),
+        ..V4::default()
+    };
+    let (r, ours) = send_v4(&emu, "POST", &bucket, "sent", &q, b"", &other_key);
+    assert_eq!(r.status, 403, "{}", r.body);
+    let theirs = r.text("CanonicalRequest").unwrap();
+    assert_ne!(theirs, ours);
+    assert!(
+        theirs.starts_with(&format!("POST\n/{bucket}/sent\n")),
+        "{theirs}"
+    );
+
+    // An additional header listed but not sent is not signed by the server.
+    let unsent = V4 {
+        additional: &["x-not-sent"],
+        ..V4::default()
+    };
+    let (r, _) = send_v4(&emu, "POST", &bucket, "k", &q, b"", &unsent);
+    assert_eq!(
+        r.status, 200,
+        "the signer leaves it out, as the SDKs do: {}",
+        r.body
+    );
+    assert_eq!(emu.oss_uploads_in_progress(), 1);
+}
+
+#[test]
+fn v4_x_oss_date_is_checked_against_the_clock() {
+    let emu = Emulator::builder().clock_skew_secs(3600).start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let now = unix_now();
+    for (when, status, code) in [
+        (Some(now + 3600), 200, None),
+        (Some(now), 403, Some("RequestTimeTooSkewed")),
+        (
+            Some(now + 3600 - 16 * 60),
+            403,
+            Some("RequestTimeTooSkewed"),
+        ),
+        (None, 403, Some("AccessDenied")),
+    ] {
+        let how = V4 {
+            when,
+            ..V4::default()
+        };
+        let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &how);
+        assert_eq!(
+            (r.status, r.text("Code").as_deref()),
+            (status, code),
+            "{when:?}: {}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn v4_sts_tokens_come_in_x_oss_security_token() {
+    let emu = Emulator::start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let sts = V4 {
+        key_id: ens_upload::emulator::TEST_STS_ACCESS_KEY_ID,
+        secret: ens_upload::emulator::TEST_STS_ACCESS_KEY_SECRET,
+        token: Some(ens_upload::emulator::TEST_SECURITY_TOKEN),
+        ..V4::default()
+    };
+    let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &sts);
+    assert_eq!(r.status, 200, "{}", r.body);
+    for token in [None, Some("CAIS+not-the-token")] {
+        let how = V4 {
+            token,
+            ..sts.clone()
+        };
+        let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &how);
+        assert_eq!(r.status, 403, "{token:?}: {}", r.body);
+        assert_eq!(r.text("Code").as_deref(), Some("InvalidSecurityToken"));
+    }
+    // The token is signed: the canonical request the server shows has it.
+    let wrong = V4 {
+        secret: "wrong",
+        ..sts
+    };
+    let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &wrong);
+    let theirs = r.text("CanonicalRequest").unwrap();
+    assert!(
+        theirs.contains("\nx-oss-security-token:CAIS+EmulatorToken/with=chars\n"),
+        "{theirs}"
+    );
+}
+
+#[test]
+fn refusing_v1_answers_it_as_a_new_bucket_does_and_v4_still_works() {
+    let emu = Emulator::builder().oss_refuse_v1().start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let r = send(&emu, "PUT", &bucket, "k", &[], b"x", None);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.text("Code").as_deref(), Some("AccessDenied"));
+    assert_eq!(r.text("EC").as_deref(), Some("0002-00000080"));
+    assert_eq!(r.header("x-oss-ec"), Some("0002-00000080"));
+    assert!(r.text("Message").unwrap().contains("V4"), "{}", r.body);
+    assert!(emu.oss_object(&bucket, "k").is_none());
+    let rec = emu.requests().pop().unwrap();
+    assert_eq!(
+        (rec.status, rec.code.as_deref()),
+        (403, Some("AccessDenied"))
+    );
+
+    let (r, _) = send_v4(&emu, "PUT", &bucket, "k", &[], b"x", &V4::default());
+    assert_eq!(r.status, 200, "{}", r.body);
+    // By default V1 is accepted (buckets made before September 2025).
+    let emu = Emulator::start().unwrap();
+    let r = send(&emu, "PUT", &bucket, "k", &[], b"x", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn an_error_answer_to_head_has_no_body() {
+    let emu = Emulator::start().unwrap();
+    let bucket = emu.oss_bucket_for("test");
+    let (r, _) = send_v4(&emu, "HEAD", &bucket, "missing", &[], b"", &V4::default());
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, "", "a body would be read as the next answer");
+    let announced: usize = r.header("Content-Length").unwrap().parse().unwrap();
+    assert!(announced > 0, "the length GET would have");
+    let rec = emu.requests().pop().unwrap();
+    assert_eq!(rec.code.as_deref(), Some("NoSuchKey"));
 }

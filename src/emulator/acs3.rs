@@ -3,7 +3,8 @@
 //! parameters come in `x-acs-*` headers here, and the `Authorization`
 //! header names the signed headers.
 
-use super::{fail, parse_pairs, ApiFailure, HttpRequest, Signed};
+use super::http::HttpRequest;
+use super::rpc::{fail, parse_pairs, ApiFailure, Signed};
 use crate::sign::{self, ACS3_ALGORITHM};
 
 /// The facts of a signature V3 request, from its headers.

@@ -32,7 +32,10 @@ impl std::fmt::Debug for Acs3Signature {
     // A security token may be among the signed headers.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acs3Signature")
-            .field("canonical_request", &redact_token(&self.canonical_request))
+            .field(
+                "canonical_request",
+                &crate::redact::tokens(&self.canonical_request),
+            )
             .field("string_to_sign", &self.string_to_sign)
             .field("signed_headers", &self.signed_headers)
             .field("signature", &"<redacted>")
@@ -142,19 +145,6 @@ fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
-}
-
-/// The canonical request with any `x-acs-security-token:` line's value
-/// replaced by `<redacted>`.
-fn redact_token(canonical_request: &str) -> String {
-    canonical_request
-        .split('\n')
-        .map(|line| match line.strip_prefix("x-acs-security-token:") {
-            Some(_) => "x-acs-security-token:<redacted>",
-            None => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]

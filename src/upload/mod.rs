@@ -56,9 +56,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::prepare_upload::PrepareUploadRequest;
+use crate::http::Session;
+use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 
 pub use progress::{ProgressAction, ProgressFn};
 pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
@@ -275,12 +275,15 @@ impl UploadOptions {
         if self.stall_timeout == Some(Duration::ZERO) {
             return Err(Error::invalid_input("stall timeout", "must be above zero"));
         }
-        if self.stall_timeout.is_some_and(|d| d > crate::MAX_TIMEOUT) {
+        if self
+            .stall_timeout
+            .is_some_and(|d| d > crate::http::MAX_TIMEOUT)
+        {
             return Err(Error::invalid_input(
                 "stall timeout",
                 format!(
                     "must be at most {} s (one day)",
-                    crate::MAX_TIMEOUT.as_secs()
+                    crate::http::MAX_TIMEOUT.as_secs()
                 ),
             ));
         }
@@ -326,156 +329,148 @@ pub struct UploadResult {
     pub resumed_parts: u32,
 }
 
-impl Client {
-    /// Asks `PrepareUpload` where to upload, then uploads the file at `path`
-    /// there as `key`; see the [module documentation](crate::upload).
-    ///
-    /// Errors: bad options or key are [`Error::InvalidInput`] and a file
-    /// that cannot be read is [`Error::LocalIo`], both before anything is
-    /// sent; then any error of `PrepareUpload` and of the OSS calls (as
-    /// [`Error::Api`], with OSS's code, message and request id),
-    /// [`Error::Integrity`] and [`Error::Cancelled`].
-    pub fn upload_file(
-        &self,
-        request: &PrepareUploadRequest,
-        key: &str,
-        path: impl AsRef<Path>,
-        options: &UploadOptions,
-    ) -> Result<UploadResult> {
-        let path = path.as_ref();
-        options.validate()?;
-        validate_object_key(key)?;
-        request.validate()?;
-        let file = File::open(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| local_io(path, "cannot read the file's metadata", &e))?;
-        drop(file);
-        if !meta.is_file() {
-            return Err(Error::LocalIo {
-                path: path.to_owned(),
-                reason: "is not a regular file".into(),
-                kind: std::io::ErrorKind::InvalidInput,
-            });
-        }
-        let identity = FileIdentity::of(&meta);
-        if let Some(checkpoint) = &options.checkpoint {
-            checkpoint::refuse_foreign(checkpoint, &identity)?;
-        }
-        let source = Source::File { path, identity };
-        self.upload_source(request, key, &source, meta.len(), options)
-    }
+/// What an upload needs of a client: kept apart from `Client` so this
+/// module depends on the HTTP session, not on the client built over it.
+pub(crate) struct Uploader<'a> {
+    pub(crate) session: &'a Session,
+    /// Whether the ENS endpoint is https (OSS follows its scheme).
+    pub(crate) endpoint_https: bool,
+    /// Asks ENS where to upload.
+    pub(crate) prepare: &'a dyn Fn(&PrepareUploadRequest) -> Result<PrepareUploadResponse>,
+}
 
-    /// As [`Client::upload_file`], from a reader of exactly `size` bytes.
-    ///
-    /// The reader is read once, in order. Going multipart, each part is
-    /// buffered (`part_size` bytes per thread) so a failed part can be sent
-    /// again; in one PutObject the reader streams straight to the server,
-    /// so that request is retried only if it failed before the first byte
-    /// was read. A reader shorter or longer than `size` is an
-    /// [`Error::LocalIo`] and the object is not stored. A checkpoint needs
-    /// a file: with one set this is an [`Error::InvalidInput`].
-    pub fn upload_reader<R: Read + Send>(
-        &self,
-        request: &PrepareUploadRequest,
-        key: &str,
-        mut reader: R,
-        size: u64,
-        options: &UploadOptions,
-    ) -> Result<UploadResult> {
-        options.validate()?;
-        if options.checkpoint.is_some() {
-            return Err(Error::invalid_input(
-                "checkpoint",
-                "resuming needs a file that can be read again: use upload_file",
-            ));
-        }
-        validate_object_key(key)?;
-        request.validate()?;
-        let source = Source::reader(&mut reader);
-        self.upload_source(request, key, &source, size, options)
+/// See [`Client::upload_file`](crate::Client::upload_file).
+pub(crate) fn upload_file(
+    up: &Uploader<'_>,
+    request: &PrepareUploadRequest,
+    key: &str,
+    path: &Path,
+    options: &UploadOptions,
+) -> Result<UploadResult> {
+    options.validate()?;
+    validate_object_key(key)?;
+    request.validate()?;
+    let file = File::open(path).map_err(|e| local_io(path, "cannot open the file", &e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| local_io(path, "cannot read the file's metadata", &e))?;
+    drop(file);
+    if !meta.is_file() {
+        return Err(Error::LocalIo {
+            path: path.to_owned(),
+            reason: "is not a regular file".into(),
+            kind: std::io::ErrorKind::InvalidInput,
+        });
     }
-
-    /// Uploads, then scrubs the credentials from any error (an error page
-    /// may echo the request's headers, the security token among them).
-    fn upload_source(
-        &self,
-        request: &PrepareUploadRequest,
-        key: &str,
-        source: &Source<'_>,
-        size: u64,
-        options: &UploadOptions,
-    ) -> Result<UploadResult> {
-        self.upload_source_unredacted(request, key, source, size, options)
-            .map_err(|e| e.redact_credentials(self.credentials()))
+    let identity = FileIdentity::of(&meta);
+    if let Some(checkpoint) = &options.checkpoint {
+        checkpoint::refuse_foreign(checkpoint, &identity)?;
     }
+    let source = Source::File { path, identity };
+    upload_source(up, request, key, &source, meta.len(), options)
+}
 
-    fn upload_source_unredacted(
-        &self,
-        request: &PrepareUploadRequest,
-        key: &str,
-        source: &Source<'_>,
-        size: u64,
-        options: &UploadOptions,
-    ) -> Result<UploadResult> {
-        let part_size = plan(size, options)?;
-        let prepared = self.prepare_upload(request)?;
-        let target = Target::new(
-            &prepared.bucket_name,
-            &prepared.endpoint,
-            self.is_https(),
-            options.https,
-            options.path_style,
-        )?;
-        let url = target.url(key, "");
-        let job = Job {
-            oss: Oss {
-                client: self,
-                target,
-                stall_timeout: options
-                    .stall_timeout
-                    .or(self.agent().config().timeouts().recv_response)
-                    .unwrap_or(Duration::from_secs(10)),
-            },
-            key,
-            bucket_asked: request.bucket_name(),
-            content_type: &options.content_type,
-            threads: options.threads,
-            size,
-        };
-        let mut reporter = Reporter::new(options.progress.as_deref(), size);
-        let finished = match part_size {
-            Some(part_size) => multipart::upload(
-                &job,
-                source,
-                part_size,
-                options.checkpoint.as_deref(),
-                &mut reporter,
-            )?,
-            None => {
-                let done = put::put_object(&job, source, &mut reporter)?;
-                if let Some(path) = &options.checkpoint {
-                    multipart::discard_checkpoint(&job, path);
-                }
-                done
+/// See [`Client::upload_reader`](crate::Client::upload_reader).
+pub(crate) fn upload_reader<R: Read + Send>(
+    up: &Uploader<'_>,
+    request: &PrepareUploadRequest,
+    key: &str,
+    mut reader: R,
+    size: u64,
+    options: &UploadOptions,
+) -> Result<UploadResult> {
+    options.validate()?;
+    if options.checkpoint.is_some() {
+        return Err(Error::invalid_input(
+            "checkpoint",
+            "resuming needs a file that can be read again: use upload_file",
+        ));
+    }
+    validate_object_key(key)?;
+    request.validate()?;
+    let source = Source::reader(&mut reader);
+    upload_source(up, request, key, &source, size, options)
+}
+
+/// Uploads, then scrubs the credentials from any error (an error page
+/// may echo the request's headers, the security token among them).
+fn upload_source(
+    up: &Uploader<'_>,
+    request: &PrepareUploadRequest,
+    key: &str,
+    source: &Source<'_>,
+    size: u64,
+    options: &UploadOptions,
+) -> Result<UploadResult> {
+    upload_source_unredacted(up, request, key, source, size, options)
+        .map_err(|e| e.redact_secrets(&up.session.credentials.secrets()))
+}
+
+fn upload_source_unredacted(
+    up: &Uploader<'_>,
+    request: &PrepareUploadRequest,
+    key: &str,
+    source: &Source<'_>,
+    size: u64,
+    options: &UploadOptions,
+) -> Result<UploadResult> {
+    let part_size = plan(size, options)?;
+    let prepared = (up.prepare)(request)?;
+    let target = Target::new(
+        &prepared.bucket_name,
+        &prepared.endpoint,
+        up.endpoint_https,
+        options.https,
+        options.path_style,
+    )?;
+    let url = target.url(key, "");
+    let job = Job {
+        oss: Oss {
+            session: up.session,
+            target,
+            stall_timeout: options
+                .stall_timeout
+                .or(up.session.agent.config().timeouts().recv_response)
+                .unwrap_or(Duration::from_secs(10)),
+        },
+        key,
+        bucket_asked: request.bucket_name(),
+        content_type: &options.content_type,
+        threads: options.threads,
+        size,
+    };
+    let mut reporter = Reporter::new(options.progress.as_deref(), size);
+    let finished = match part_size {
+        Some(part_size) => multipart::upload(
+            &job,
+            source,
+            part_size,
+            options.checkpoint.as_deref(),
+            &mut reporter,
+        )?,
+        None => {
+            let done = put::put_object(&job, source, &mut reporter)?;
+            if let Some(path) = &options.checkpoint {
+                multipart::discard_checkpoint(&job, path);
             }
-        };
-        reporter.finish();
-        Ok(UploadResult {
-            bucket: job.oss.target.bucket.clone(),
-            endpoint: job.oss.target.endpoint.clone(),
-            key: key.to_owned(),
-            url,
-            size,
-            etag: finished.etag,
-            crc64: finished.crc64,
-            prepare_request_id: prepared.request_id,
-            request_id: finished.request_id,
-            upload_id: finished.upload_id,
-            parts: finished.parts,
-            resumed_parts: finished.resumed_parts,
-        })
-    }
+            done
+        }
+    };
+    reporter.finish();
+    Ok(UploadResult {
+        bucket: job.oss.target.bucket.clone(),
+        endpoint: job.oss.target.endpoint.clone(),
+        key: key.to_owned(),
+        url,
+        size,
+        etag: finished.etag,
+        crc64: finished.crc64,
+        prepare_request_id: prepared.request_id,
+        request_id: finished.request_id,
+        upload_id: finished.upload_id,
+        parts: finished.parts,
+        resumed_parts: finished.resumed_parts,
+    })
 }
 
 /// The part size to use, or `None` for a single PutObject.

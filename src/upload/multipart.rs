@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use crate::crc64;
 use crate::error::{Error, Result};
-use crate::{clock, crc64};
 
 use super::checkpoint::{self, part_len, Checkpoint, DonePart, Loaded};
 use super::oss::{Call, Hints, Payload};
@@ -287,7 +287,7 @@ fn upload_part(
     };
     let what = format!("part {number}");
     let mut high_water = 0u64;
-    job.oss.retrying(None, &shared.cancel, |_| {
+    job.oss.retrying(None, &shared.cancel, |attempt| {
         let mut file;
         let mut slice;
         let src: &mut dyn Read = match source {
@@ -307,7 +307,9 @@ fn upload_part(
             }
         };
         let mut body = Body::new(src, len, &mut high_water, false, shared, events);
-        let (result, hints) = job.oss.send(&call, Payload::Stream(&mut body, len), None);
+        let (result, hints) = job
+            .oss
+            .send(&call, Payload::Stream(&mut body, len), attempt);
         if let Some(failure) = body.take_failure() {
             return (Err(failure.into_error(source.label())), hints);
         }
@@ -334,7 +336,7 @@ fn initiate(job: &Job<'_>) -> Result<String> {
         query: vec![("uploads", None)],
         content_type: job.content_type,
     };
-    let deadline = clock::instant_after(job.oss.client.call_timeout());
+    let deadline = job.oss.control_deadline();
     let never = AtomicBool::new(false);
     let reply = job.oss.retrying(Some(deadline), &never, |left| {
         job.oss.send(&call, Payload::Empty, left)
@@ -378,7 +380,7 @@ fn complete(
         query: vec![("uploadId", Some(state.upload_id.clone()))],
         content_type: "application/xml",
     };
-    let deadline = clock::instant_after(job.oss.client.call_timeout());
+    let deadline = job.oss.control_deadline();
     let mut tries = 0;
     let reply = job.oss.retrying(Some(deadline), cancel, |left| {
         tries += 1;
@@ -411,14 +413,14 @@ fn complete(
 }
 
 /// HeadObject, once.
-fn head(job: &Job<'_>, left: Option<std::time::Duration>) -> Result<super::oss::Reply> {
+fn head(job: &Job<'_>, attempt: crate::http::Attempt) -> Result<super::oss::Reply> {
     let call = Call {
         method: "HEAD",
         key: job.key,
         query: Vec::new(),
         content_type: "",
     };
-    job.oss.send(&call, Payload::Empty, left).0
+    job.oss.send(&call, Payload::Empty, attempt).0
 }
 
 /// AbortMultipartUpload, best effort: what is left behind only costs
@@ -430,7 +432,7 @@ fn abort(job: &Job<'_>, key: &str, upload_id: &str) {
         query: vec![("uploadId", Some(upload_id.to_owned()))],
         content_type: "",
     };
-    let deadline = clock::instant_after(job.oss.client.call_timeout());
+    let deadline = job.oss.control_deadline();
     let never = AtomicBool::new(false);
     let _ = job.oss.retrying(Some(deadline), &never, |left| {
         job.oss.send(&call, Payload::Empty, left)

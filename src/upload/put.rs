@@ -32,7 +32,7 @@ pub(crate) fn put_object(
                 content_type: job.content_type,
             };
             let mut high_water = 0u64;
-            let result = job.oss.retrying(None, &shared.cancel, |_| {
+            let result = job.oss.retrying(None, &shared.cancel, |attempt| {
                 let mut file;
                 let mut reader_guard;
                 let (src, must_end): (&mut dyn Read, bool) = match source {
@@ -51,7 +51,7 @@ pub(crate) fn put_object(
                 let mut body = Body::new(src, job.size, &mut high_water, must_end, &shared, events);
                 let (result, mut hints) =
                     job.oss
-                        .send(&call, Payload::Stream(&mut body, job.size), None);
+                        .send(&call, Payload::Stream(&mut body, job.size), attempt);
                 if let Some(failure) = body.take_failure() {
                     return (Err(failure.into_error(source.label())), hints);
                 }

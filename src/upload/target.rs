@@ -82,7 +82,7 @@ impl Target {
         let authority = authority.strip_suffix('/').unwrap_or(authority);
         let https = scheme(default_https, force_https, scheme_https);
         // Reuse the client's endpoint checks: host[:port], nothing else.
-        let parsed = crate::endpoint::Endpoint::parse(&format!(
+        let parsed = crate::http::Endpoint::parse(&format!(
             "{}://{authority}",
             if https { "https" } else { "http" }
         ))

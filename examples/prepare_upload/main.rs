@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
-//!                [--file PATH [--key KEY] [--checkpoint PATH]]
+//!                [--file PATH [--key KEY] [--checkpoint PATH]] [--signature rpc-v1|acs3]
+//!                [-v | --verbose]...
 //! ```
 //!
 //! With `--file`, it then uploads the file to the bucket and endpoint it was
@@ -16,12 +17,19 @@
 //! and the chain finds nothing, it starts the bundled emulator in-process and
 //! asks it instead (build with `--features emulator`).
 //!
+//! `-v` logs the library's decisions on stderr (`-vv` each request attempt);
+//! without it, `RUST_LOG` (`debug`, `ens_upload=debug`) sets the level.
+//!
 //! Exit status: 0 on success, 1 on an error (printed on stderr), 2 on a usage error.
+
+mod log;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use ens_upload::{Client, Credentials, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
+use ens_upload::{
+    Client, Credentials, Error, PrepareUploadRequest, ProgressAction, Signature, UploadOptions,
+};
 
 struct Args {
     bucket: String,
@@ -32,16 +40,21 @@ struct Args {
     file: Option<PathBuf>,
     key: Option<String>,
     checkpoint: Option<PathBuf>,
+    verbose: u8,
+    signature: Signature,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
-                      [--file PATH [--key KEY] [--checkpoint PATH]]";
+                      [--file PATH [--key KEY] [--checkpoint PATH]] [--signature rpc-v1|acs3]
+                      [-v | --verbose]...";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut bucket, mut client_ip, mut endpoint, mut profile, mut emulator) =
         (None, None, None, None, false);
     let (mut file, mut key, mut checkpoint) = (None, None, None);
+    let mut verbose = 0u8;
+    let mut signature = Signature::RpcV1;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -53,6 +66,18 @@ fn parse_args() -> Result<Args, String> {
             "--file" => file = Some(PathBuf::from(value("--file")?)),
             "--key" => key = Some(value("--key")?),
             "--checkpoint" => checkpoint = Some(PathBuf::from(value("--checkpoint")?)),
+            "--signature" => {
+                signature = match value("--signature")?.as_str() {
+                    "rpc-v1" => Signature::RpcV1,
+                    "acs3" => Signature::Acs3HmacSha256,
+                    other => {
+                        return Err(format!("--signature must be rpc-v1 or acs3, not {other:?}"))
+                    }
+                }
+            }
+            "-v" | "--verbose" => verbose = verbose.saturating_add(1),
+            "-vv" => verbose = verbose.saturating_add(2),
+            "-vvv" => verbose = verbose.saturating_add(3),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -85,6 +110,8 @@ fn parse_args() -> Result<Args, String> {
         file,
         key,
         checkpoint,
+        verbose,
+        signature,
     })
 }
 
@@ -100,6 +127,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    log::init(args.verbose);
     if let Err(e) = run(&args) {
         eprintln!("prepare_upload: {e}");
         if let Some(api) = e.api() {
@@ -143,7 +171,10 @@ fn run(args: &Args) -> Result<(), Error> {
     if let Some(url) = &args.endpoint {
         builder = builder.endpoint(url.clone());
     }
-    let client = builder.credentials(credentials).build()?;
+    let client = builder
+        .credentials(credentials)
+        .signature(args.signature)
+        .build()?;
 
     let mut request = PrepareUploadRequest::new(args.bucket.clone());
     if let Some(ip) = &args.client_ip {

@@ -20,7 +20,7 @@ impl Endpoint {
         let bad = |why: &str| {
             Err(Error::config(format!(
                 "endpoint {:?} is not a valid http(s)://host[:port] URL: {why}",
-                crate::prepare_upload::truncate_for_message(&crate::client::redact_userinfo(url))
+                crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(url))
             )))
         };
         let Some((scheme, rest)) = url.split_once("://") else {
@@ -93,6 +93,11 @@ impl Endpoint {
 
     pub(crate) fn as_str(&self) -> &str {
         &self.base
+    }
+
+    /// `host[:port]`, as the `Host` header carries it.
+    pub(crate) fn authority(&self) -> &str {
+        self.base.split_once("://").map_or(&self.base, |(_, a)| a)
     }
 
     pub(crate) fn is_https(&self) -> bool {

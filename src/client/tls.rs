@@ -6,23 +6,30 @@
 //! - neither: only `http://` endpoints, e.g. behind a TLS-terminating proxy;
 //!   an https endpoint is refused at `build()` with a message saying so.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ureq::config::ConfigBuilder;
 use ureq::typestate::AgentScope;
 
-use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::http::Endpoint;
 
-/// The root certificates a client trusts.
-#[cfg_attr(not(any(feature = "rustls", feature = "native-tls")), allow(dead_code))]
-pub(crate) enum CaChoice<'a> {
-    /// The backend's own roots (bundled for rustls, the system's for native-tls).
-    Bundled,
-    /// Those plus the certificates of a PEM file.
-    BundledAnd(&'a Path),
-    /// Only the certificates of a PEM file.
-    Only(&'a Path),
+/// The root certificates a client trusts: the backend's own roots
+/// (bundled for rustls, the system's for native-tls) unless turned off,
+/// plus every certificate of each PEM file, in the order added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CaChoice {
+    pub(crate) backend_roots: bool,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+impl Default for CaChoice {
+    fn default() -> Self {
+        CaChoice {
+            backend_roots: true,
+            files: Vec::new(),
+        }
+    }
 }
 
 /// The TLS backend compiled in, for messages and the C API.
@@ -39,7 +46,7 @@ pub const TLS_BACKEND: &str = if cfg!(feature = "native-tls") {
 pub(crate) fn apply(
     config: ConfigBuilder<AgentScope>,
     _endpoint: &Endpoint,
-    ca: CaChoice<'_>,
+    ca: &CaChoice,
 ) -> Result<ConfigBuilder<AgentScope>> {
     use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
     let provider = if cfg!(feature = "native-tls") {
@@ -47,15 +54,18 @@ pub(crate) fn apply(
     } else {
         TlsProvider::Rustls
     };
-    let roots = match ca {
-        CaChoice::Bundled if cfg!(feature = "native-tls") => RootCerts::PlatformVerifier,
-        CaChoice::Bundled => RootCerts::from(bundled_roots()?),
-        CaChoice::BundledAnd(path) => {
-            let mut certs = bundled_roots()?;
+    let roots = if ca.backend_roots && ca.files.is_empty() && cfg!(feature = "native-tls") {
+        RootCerts::PlatformVerifier
+    } else {
+        let mut certs = if ca.backend_roots {
+            bundled_roots()?
+        } else {
+            Vec::new()
+        };
+        for path in &ca.files {
             certs.extend(read_pem_certs(path)?);
-            RootCerts::from(certs)
         }
-        CaChoice::Only(path) => RootCerts::from(read_pem_certs(path)?),
+        RootCerts::from(certs)
     };
     let tls = TlsConfig::builder()
         .provider(provider)
@@ -69,7 +79,7 @@ pub(crate) fn apply(
 pub(crate) fn apply(
     config: ConfigBuilder<AgentScope>,
     endpoint: &Endpoint,
-    ca: CaChoice<'_>,
+    ca: &CaChoice,
 ) -> Result<ConfigBuilder<AgentScope>> {
     if endpoint.is_https() {
         return Err(Error::config(format!(
@@ -77,7 +87,7 @@ pub(crate) fn apply(
             endpoint.as_str()
         )));
     }
-    if !matches!(ca, CaChoice::Bundled) {
+    if *ca != CaChoice::default() {
         return Err(Error::config(
             "a CA file needs a TLS feature (`rustls` or `native-tls`); ens-upload was built without one",
         ));

@@ -1,0 +1,428 @@
+//! The blocking client: one builder, one shared connection pool, one call
+//! path for ENS (`rpc`) and one for uploads (`crate::upload`).
+
+mod proxy;
+mod rpc;
+mod tls;
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::ClockOffset;
+use crate::credentials::Credentials;
+use crate::error::{Error, Result};
+use crate::http::{CachingResolver, Endpoint, RetryPolicy, Session};
+use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
+use crate::sign;
+use crate::upload::{self, UploadOptions, UploadResult};
+
+pub use crate::http::{MAX_RESPONSE_BYTES, MAX_TIMEOUT};
+pub use tls::TLS_BACKEND;
+
+use proxy::ProxySetting;
+use tls::CaChoice;
+
+/// The ENS API version this client speaks.
+pub const API_VERSION: &str = "2017-11-10";
+/// The endpoint used when none is set.
+pub const DEFAULT_ENDPOINT: &str = "https://ens.aliyuncs.com";
+/// `User-Agent` sent with every request.
+pub const USER_AGENT: &str = concat!("ens-upload/", env!("CARGO_PKG_VERSION"), " (Rust)");
+
+/// How the client signs its ENS calls; see [`ClientBuilder::signature`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Signature {
+    /// RPC signature 1.0 (HMAC-SHA1, everything in the query): the default,
+    /// accepted by ENS 2017-11-10 and byte for byte what the classic SDKs send.
+    #[default]
+    RpcV1,
+    /// Signature V3 (`ACS3-HMAC-SHA256`, common parameters in signed
+    /// `x-acs-*` headers): what the current official (Tea) SDKs send.
+    Acs3HmacSha256,
+}
+
+/// Builds a [`Client`]; see [`Client::builder`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    endpoint: String,
+    credentials: Option<Credentials>,
+    profile: Option<String>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    call_timeout: Duration,
+    proxy: ProxySetting,
+    ca: CaChoice,
+    max_idle_connections: usize,
+    retry: RetryPolicy,
+    signature: Signature,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy = self.proxy.describe();
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("profile", &self.profile)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("call_timeout", &self.call_timeout)
+            .field("proxy", &proxy)
+            .field("ca", &self.ca)
+            .field("retry", &self.retry)
+            .field("signature", &self.signature)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            credentials: None,
+            profile: None,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            proxy: ProxySetting::FromEnv,
+            ca: CaChoice::default(),
+            max_idle_connections: 8,
+            retry: RetryPolicy::default(),
+            signature: Signature::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API endpoint, `http(s)://host[:port]` (default `https://ens.aliyuncs.com`).
+    /// Plain `http` is allowed, for emulators and TLS-terminating proxies.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = url.into();
+        self
+    }
+
+    /// The credentials to sign with. Without this, `build()` runs the default
+    /// chain ([`Credentials::from_default_chain`]).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// When no credentials are given: the profile the default chain reads
+    /// from the credentials file and `config.json`.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Time allowed to resolve and connect, TLS included (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed to wait for the response headers, and again for its
+    /// body (default 10 s).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Overall limit for one call: every attempt and every wait between
+    /// them (default 30 s).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// How many times a failed call is tried again (default 3; 0 turns
+    /// retries off). Retried: failed name lookups, connection failures and
+    /// timeouts, HTTP 5xx,
+    /// `Throttling*` and `ServiceUnavailable`. Every attempt is signed anew.
+    pub fn retries(mut self, max_retries: u32) -> Self {
+        self.retry.max_retries = max_retries;
+        self
+    }
+
+    /// The first backoff ceiling (default 200 ms); it doubles with every
+    /// retry, and the wait is drawn at random below it ("full jitter").
+    pub fn retry_base_delay(mut self, delay: Duration) -> Self {
+        self.retry.base_delay = delay;
+        self
+    }
+
+    /// The largest backoff ceiling (default 5 s).
+    pub fn retry_max_delay(mut self, delay: Duration) -> Self {
+        self.retry.max_delay = delay;
+        self
+    }
+
+    /// Sends every request through this HTTP proxy (`http://[user:pass@]host:port`),
+    /// ignoring the environment.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Never uses a proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
+        self
+    }
+
+    /// Also trusts the certificates in this PEM file (e.g. a corporate
+    /// TLS-inspecting proxy's CA). Each call adds a file; the bundled roots
+    /// stay unless [`ca_file_only`](Self::ca_file_only) was called.
+    pub fn add_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca.files.push(path.into());
+        self
+    }
+
+    /// Trusts only the certificates in this PEM file (and any added after
+    /// it with [`add_ca_file`](Self::add_ca_file)), not the bundled roots.
+    pub fn ca_file_only(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = CaChoice {
+            backend_roots: false,
+            files: vec![path.into()],
+        };
+        self
+    }
+
+    /// How ENS calls are signed (default [`Signature::RpcV1`]). Retries,
+    /// clock-skew correction and errors behave the same with either.
+    pub fn signature(mut self, signature: Signature) -> Self {
+        self.signature = signature;
+        self
+    }
+
+    /// How many idle keep-alive connections the pool keeps (default 8).
+    pub fn max_idle_connections(mut self, n: usize) -> Self {
+        self.max_idle_connections = n;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// Fails on an invalid endpoint URL, proxy URL or CA file, and when no
+    /// credentials were given and the default chain finds none.
+    pub fn build(self) -> Result<Client> {
+        let endpoint = Endpoint::parse(&self.endpoint)?;
+        let credentials = match self.credentials.clone() {
+            Some(c) => c,
+            None => match &self.profile {
+                Some(p) => Credentials::from_profile(p)?,
+                None => Credentials::from_default_chain()?,
+            },
+        };
+        credentials.validate()?;
+        for (name, d) in [
+            ("connect timeout", self.connect_timeout),
+            ("read timeout", self.read_timeout),
+            ("call timeout", self.call_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::config(format!("{name} must be above zero")));
+            }
+            if d > MAX_TIMEOUT {
+                return Err(Error::config(format!(
+                    "{name} must be at most {} s (one day), not {d:?}",
+                    MAX_TIMEOUT.as_secs()
+                )));
+            }
+        }
+
+        self.retry.validate()?;
+        let proxy = self.proxy.resolve(&endpoint)?;
+
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(USER_AGENT)
+            .accept("application/json")
+            .timeout_resolve(Some(self.connect_timeout))
+            .timeout_connect(Some(self.connect_timeout))
+            .timeout_recv_response(Some(self.read_timeout))
+            .timeout_recv_body(Some(self.read_timeout))
+            .timeout_global(Some(self.call_timeout))
+            .max_idle_connections(self.max_idle_connections)
+            .max_idle_connections_per_host(self.max_idle_connections)
+            .proxy(proxy);
+        let config = tls::apply(config, &endpoint, &self.ca)?.build();
+        log::debug!("client built for {}", endpoint.as_str());
+        let signer = sign::RpcSigner::new(credentials.secret());
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                session: Session {
+                    agent: ureq::Agent::with_parts(
+                        config,
+                        crate::http::connector(),
+                        CachingResolver::default(),
+                    ),
+                    clock: ClockOffset::default(),
+                    retry: self.retry,
+                    call_timeout: self.call_timeout,
+                    credentials,
+                },
+                endpoint,
+                signer,
+                signature: self.signature,
+            }),
+        })
+    }
+}
+
+/// A blocking ENS client. Cheap to clone (one `Arc`), `Send + Sync`, and
+/// reusing keep-alive connections across clones and threads.
+///
+/// ```no_run
+/// use ens_upload::{Client, Credentials, PrepareUploadRequest};
+/// let client = Client::builder()
+///     .credentials(Credentials::access_key("LTAI...", "secret"))
+///     .build()?;
+/// let out = client.prepare_upload(&PrepareUploadRequest::new("test").client_ip("180.166.1.2"))?;
+/// println!("{} {} {}", out.request_id, out.bucket_name, out.endpoint);
+/// # Ok::<(), ens_upload::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    session: Session,
+    endpoint: Endpoint,
+    /// The credentials' secret, keyed into HMAC once.
+    signer: sign::RpcSigner,
+    signature: Signature,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint.as_str())
+            .field("credentials", &self.inner.session.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder with the defaults: `https://ens.aliyuncs.com`, credentials
+    /// from the default chain, connect 5 s, read 10 s, call 30 s, proxy from
+    /// the environment, bundled root certificates.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The endpoint this client sends to, e.g. `https://ens.aliyuncs.com`.
+    pub fn endpoint(&self) -> &str {
+        self.inner.endpoint.as_str()
+    }
+
+    /// The credentials this client signs with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.session.credentials
+    }
+
+    /// Asks ENS where to upload (`PrepareUpload`).
+    ///
+    /// The request is checked first ([`PrepareUploadRequest::validate`]); bad
+    /// input is an [`Error::InvalidInput`] and nothing is sent.
+    pub fn prepare_upload(&self, request: &PrepareUploadRequest) -> Result<PrepareUploadResponse> {
+        request.validate()?;
+        rpc::call(&self.inner, "PrepareUpload", &request.params())
+    }
+
+    /// Signs and sends any ENS 2017-11-10 RPC action and returns its JSON
+    /// answer. `params` are the action's own parameters; the client adds
+    /// the common ones (`Action`, `Version`, `Timestamp`, `Signature`...)
+    /// and refuses them from the caller.
+    pub fn call<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        action: &str,
+        params: &[(K, V)],
+    ) -> Result<serde_json::Value> {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        rpc::call(&self.inner, action, &params)
+    }
+
+    /// How many seconds the server's clock is ahead of this machine's (negative
+    /// when behind), as learned from `Date` headers. Every call signs its
+    /// `Timestamp` with this correction; clones of a client share it.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.session.clock.get()
+    }
+
+    /// Asks `PrepareUpload` where to upload, then uploads the file at `path`
+    /// there as `key`; see the [module documentation](crate::upload).
+    ///
+    /// Errors: bad options or key are [`Error::InvalidInput`] and a file
+    /// that cannot be read is [`Error::LocalIo`], both before anything is
+    /// sent; then any error of `PrepareUpload` and of the OSS calls (as
+    /// [`Error::Api`], with OSS's code, message and request id),
+    /// [`Error::Integrity`] and [`Error::Cancelled`].
+    pub fn upload_file(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        let prepare = |r: &PrepareUploadRequest| self.prepare_upload(r);
+        upload::upload_file(
+            &self.uploader(&prepare),
+            request,
+            key,
+            path.as_ref(),
+            options,
+        )
+    }
+
+    /// As [`Client::upload_file`], from a reader of exactly `size` bytes.
+    ///
+    /// The reader is read once, in order. Going multipart, each part is
+    /// buffered (`part_size` bytes per thread) so a failed part can be sent
+    /// again; in one PutObject the reader streams straight to the server,
+    /// so that request is retried only if it failed before the first byte
+    /// was read. A reader shorter or longer than `size` is an
+    /// [`Error::LocalIo`] and the object is not stored. A checkpoint needs
+    /// a file: with one set this is an [`Error::InvalidInput`].
+    pub fn upload_reader<R: Read + Send>(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        reader: R,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        let prepare = |r: &PrepareUploadRequest| self.prepare_upload(r);
+        upload::upload_reader(
+            &self.uploader(&prepare),
+            request,
+            key,
+            reader,
+            size,
+            options,
+        )
+    }
+
+    /// What an upload needs of this client: its session, its endpoint's
+    /// scheme, and a way to ask ENS where to upload.
+    fn uploader<'a>(
+        &'a self,
+        prepare: &'a dyn Fn(&PrepareUploadRequest) -> Result<PrepareUploadResponse>,
+    ) -> upload::Uploader<'a> {
+        upload::Uploader {
+            session: &self.inner.session,
+            endpoint_https: self.inner.endpoint.is_https(),
+            prepare,
+        }
+    }
+}
