@@ -41,6 +41,7 @@ pub(super) unsafe fn boundary(
         Ok(()) => ens_status::ENS_OK,
         Err(e) => {
             let status = e.status;
+            log_returned(func, &e);
             if !err.is_null() {
                 // SAFETY: as above; the box is handed to the caller, who frees
                 // it with ens_error_free.
@@ -49,6 +50,25 @@ pub(super) unsafe fn boundary(
             status
         }
     }
+}
+
+/// Logs an error a function returns: at debug, or as an error for a caught
+/// panic (a bug). Error messages never hold a secret, so neither does this.
+fn log_returned(func: &str, e: &ens_error) {
+    // Another program's logger might panic; it must not cross either.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let level = if e.status == ens_status::ENS_ERR_PANIC {
+            log::Level::Error
+        } else {
+            log::Level::Debug
+        };
+        log::log!(
+            level,
+            "{func} returned {:?}: {}",
+            e.status,
+            e.message.to_string_lossy()
+        );
+    }));
 }
 
 /// Runs `body` for a function that returns a value rather than a status;

@@ -20,11 +20,13 @@
 //! - No panic crosses the boundary: each function catches unwinding and
 //!   returns `ENS_ERR_PANIC` (or NULL, `""` or 0, as its comment says). With
 //!   `panic = "abort"` (the `min-size` profile) a panic aborts the process.
-//! - There is no global or thread-local state. One `ens_client` may be used
+//! - There is no global or thread-local state besides the process-wide log
+//!   callback (`ens_set_log_callback`). One `ens_client` may be used
 //!   from many threads at once; builders and upload options are for one
 //!   thread at a time while being set up.
 //! - The upload's progress callback runs on the thread that called
-//!   `ens_upload_file`, never concurrently, never after it returned.
+//!   `ens_upload_file`, never concurrently, never after it returned. The
+//!   log callback may run on any thread, several at once.
 //! - No error message ever holds an AccessKey secret or a security token.
 //!
 //! The functions are `unsafe` for Rust callers: they trust the pointers they
@@ -33,7 +35,8 @@
 //! One file per C object, as rustls-ffi and hyper lay out their C APIs:
 //! this file holds the shared C types and the functions of no object,
 //! `boundary` the panic guard and the argument checks every function uses,
-//! and each other module one handle and its functions. cbindgen reads this
+//! `log` the log callback, and each other module one handle and its
+//! functions. cbindgen reads this
 //! file's items first, then the modules in the order of their `mod` lines,
 //! and the header lists the functions in that order: keep it.
 
@@ -60,9 +63,12 @@ mod upload;
 
 mod error;
 
+mod log;
+
 pub use self::builder::*;
 pub use self::client::*;
 pub use self::error::*;
+pub use self::log::*;
 pub use self::prepare_upload::*;
 pub use self::upload::*;
 pub use self::upload_options::*;
