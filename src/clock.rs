@@ -12,8 +12,8 @@
 //! `Tue, 02 Jan 2024 03:04:05 GMT`), and OSS V4's `x-oss-date`
 //! (`20240102T030405Z`, whose first eight characters are the scope date).
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ::time::format_description::well_known::Rfc3339;
@@ -32,18 +32,32 @@ pub(crate) const EARLIEST_PLAUSIBLE_UNIX: i64 = 1_793_491_200;
 const LATEST_PLAUSIBLE_SPAN_SECS: i64 = 100 * 365 * 24 * 3600;
 
 /// Server time minus local time, in whole seconds, shared by a client's clones.
+///
+/// Learned only from answers that can be trusted for it (the callers
+/// decide: ENS answers, and an OSS answer that refused a request for skew).
+/// A first offset is taken at once (a device that booted at 1970 needs it
+/// for its very first call); once an answer has confirmed the offset in
+/// use, a `Date` far from it is only a candidate until a second answer
+/// agrees with it, or a server refuses a request's timestamp.
 #[derive(Debug, Default)]
-pub(crate) struct ClockOffset(AtomicI64);
+pub(crate) struct ClockOffset {
+    offset: AtomicI64,
+    /// Whether an answer agreed with the offset in use.
+    confirmed: AtomicBool,
+    /// A far-off offset seen once while a confirmed one is in use.
+    candidate: Mutex<Option<i64>>,
+}
 
 impl ClockOffset {
     pub(crate) fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+        self.offset.load(Ordering::Relaxed)
     }
 
-    /// Learns from a server `Date`. Returns true when the offset changed;
-    /// an absent, unparseable or absurd `Date`, or one within the threshold
-    /// of the corrected clock, changes nothing.
-    pub(crate) fn observe(&self, date_header: Option<&str>) -> bool {
+    /// Learns from a server `Date`; `refused` says the server refused the
+    /// request's time, which proves the offset in use wrong. Returns true
+    /// when the offset changed. An absent, unparseable or absurd `Date`
+    /// changes nothing.
+    pub(crate) fn observe(&self, date_header: Option<&str>, refused: bool) -> bool {
         let Some(server) = date_header.and_then(parse_http_date) else {
             return false;
         };
@@ -52,15 +66,35 @@ impl ClockOffset {
         {
             return false;
         }
-        let local = unix_now();
-        if (server - (local + self.get())).abs() <= SKEW_THRESHOLD_SECS {
+        let seen = server - unix_now();
+        if (seen - self.get()).abs() <= SKEW_THRESHOLD_SECS {
+            if !self.confirmed.load(Ordering::Relaxed) {
+                self.confirmed.store(true, Ordering::Relaxed);
+            }
             return false;
         }
-        self.0.store(server - local, Ordering::Relaxed);
-        log::info!(
-            "learned the server clock offset from its Date header: {:+} s",
-            server - local
-        );
+        let adopt = {
+            let mut candidate = self.candidate.lock().unwrap_or_else(|p| p.into_inner());
+            let agreed = candidate.is_some_and(|c| (c - seen).abs() <= SKEW_THRESHOLD_SECS);
+            if refused || agreed || !self.confirmed.load(Ordering::Relaxed) {
+                *candidate = None;
+                true
+            } else {
+                *candidate = Some(seen);
+                false
+            }
+        };
+        if !adopt {
+            log::info!(
+                "a server Date is {seen:+} s from this machine's clock, unlike the confirmed offset of {:+} s; kept until another answer agrees",
+                self.get()
+            );
+            return false;
+        }
+        self.offset.store(seen, Ordering::Relaxed);
+        // Confirmed by a refusal, or by two answers; a first guess is not.
+        self.confirmed.store(refused, Ordering::Relaxed);
+        log::info!("learned the server clock offset from its Date header: {seen:+} s");
         true
     }
 
@@ -277,24 +311,43 @@ mod tests {
     fn learns_large_offsets_and_ignores_absurd_dates() {
         let clock = ClockOffset::default();
         let now = unix_now();
-        assert!(!clock.observe(None));
-        assert!(!clock.observe(Some("garbage")));
+        let at = |secs: i64| Some(format_http_date(now + secs));
+        assert!(!clock.observe(None, false));
+        assert!(!clock.observe(Some("garbage"), false));
         assert!(
-            !clock.observe(Some("Thu, 01 Jan 1970 00:00:00 GMT")),
+            !clock.observe(Some("Thu, 01 Jan 1970 00:00:00 GMT"), false),
             "before this release"
-        );
-        assert!(
-            !clock.observe(Some(&format_http_date(now + 30))),
-            "within threshold"
         );
         assert_eq!(clock.get(), 0);
 
-        assert!(clock.observe(Some(&format_http_date(now + 3 * 3600))));
+        // A first offset is taken at once (a device booted at 1970).
+        assert!(clock.observe(at(3 * 3600).as_deref(), false));
         assert!((clock.get() - 3 * 3600).abs() <= 2, "{}", clock.get());
-        // Once learned, the same server time is no news.
-        assert!(!clock.observe(Some(&format_http_date(now + 3 * 3600))));
-        // The local clock gets fixed: the offset follows back to ~0.
-        assert!(clock.observe(Some(&format_http_date(now))));
+        // A refusal proves it wrong at once.
+        assert!(clock.observe(at(0).as_deref(), true));
         assert!(clock.get().abs() <= 2);
+    }
+
+    #[test]
+    fn a_confirmed_offset_is_replaced_only_when_two_answers_agree() {
+        let clock = ClockOffset::default();
+        let now = unix_now();
+        let at = |secs: i64| Some(format_http_date(now + secs));
+        assert!(!clock.observe(at(30).as_deref(), false), "within threshold");
+        // Confirmed at ~0: one answer from 2090 does not move it...
+        let far = 64 * 365 * 86_400;
+        assert!(!clock.observe(at(far).as_deref(), false));
+        assert!(clock.get().abs() <= 2);
+        // ...nor does a different far one...
+        let other = 30 * 365 * 86_400;
+        assert!(!clock.observe(at(other).as_deref(), false));
+        assert!(clock.get().abs() <= 2);
+        // ...but two that agree do.
+        assert!(clock.observe(at(other + 10).as_deref(), false));
+        assert!((clock.get() - other).abs() <= 15);
+        // A refusal's Date is believed at once.
+        assert!(clock.observe(at(7200).as_deref(), true));
+        assert!((clock.get() - 7200).abs() <= 2);
+        assert!(!clock.observe(at(-7200).as_deref(), false), "now confirmed");
     }
 }

@@ -174,6 +174,8 @@ pub struct ApiError {
     pub host_id: String,
     /// The server's `Recommend` (a troubleshooting link), if any.
     pub recommend: String,
+    /// OSS's `EC` (its detailed error code, e.g. `0002-00000080`), if any.
+    pub ec: String,
     /// For `SignatureDoesNotMatch`: what comparing our string to sign with
     /// the server's tells.
     pub signature_diagnosis: Option<SignatureDiagnosis>,
@@ -376,10 +378,11 @@ impl Error {
                     request_id,
                     host_id,
                     recommend,
+                    ec,
                     signature_diagnosis,
                     ..
                 } = &mut **e;
-                for s in [code, message, request_id, host_id, recommend] {
+                for s in [code, message, request_id, host_id, recommend, ec] {
                     scrub(s);
                 }
                 if let Some(SignatureDiagnosis::CanonicalizationDiffers { client, server }) =
@@ -521,6 +524,9 @@ impl fmt::Display for ApiError {
             "HTTP {} {}: {}",
             self.http_status, self.code, self.message
         )?;
+        if !self.ec.is_empty() {
+            write!(f, " (EC: {})", self.ec)?;
+        }
         if !self.request_id.is_empty() {
             write!(f, " (RequestId: {})", self.request_id)?;
         }

@@ -189,7 +189,7 @@ pub use prepare_upload::{
     validate_bucket_name, validate_client_ip, PrepareUploadRequest, PrepareUploadResponse,
     MAX_BUCKET_NAME_LEN,
 };
-pub use upload::{ProgressAction, UploadOptions, UploadResult};
+pub use upload::{OssSignature, ProgressAction, UploadOptions, UploadResult};
 
 // The README's Rust examples are compiled as doctests, so they cannot drift
 // from the API.

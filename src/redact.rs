@@ -69,11 +69,15 @@ fn encode(s: &str) -> String {
 }
 
 /// `scheme://user:pass@host` → `scheme://***@host`, for messages.
+/// A URL without a scheme (`user:pw@host/...`) is treated the same way.
 pub(crate) fn userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
     match authority.rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        Some(at) => format!("{prefix}***@{}", &rest[at + 1..]),
         None => url.to_owned(),
     }
 }
@@ -168,5 +172,6 @@ mod tests {
     fn userinfo_is_hidden() {
         assert_eq!(userinfo("http://u:p@h:1"), "http://***@h:1");
         assert_eq!(userinfo("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(userinfo("u:pw@evil.example/#"), "***@evil.example/#");
     }
 }

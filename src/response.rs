@@ -100,6 +100,7 @@ pub fn decode_error_answer(status: u16, body: &[u8], our_string_to_sign: &str) -
         request_id: parsed.request_id.unwrap_or_default(),
         host_id: parsed.host_id.unwrap_or_default(),
         recommend: parsed.recommend.unwrap_or_default(),
+        ec: String::new(),
         signature_diagnosis,
         attempts: 1,
     })

@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
-//!                [--file PATH [--key KEY] [--checkpoint PATH]] [--signature rpc-v1|acs3]
-//!                [-v | --verbose]...
+//!                [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
+//!                 [--oss-signature v1|v4]] [--signature rpc-v1|acs3] [-v | --verbose]...
 //! ```
+//!
+//! `--region` names the bucket's region (`cn-hangzhou`), so the upload
+//! signs with OSS signature V4, which accounts and buckets created since
+//! 2025 require; `--oss-signature` forces one. `--signature` chooses how
+//! the ENS call is signed (RPC 1.0 by default, or ACS3-HMAC-SHA256).
 //!
 //! With `--file`, it then uploads the file to the bucket and endpoint it was
 //! given (as `KEY`, by default the file's name) and prints the upload's
@@ -28,7 +33,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use ens_upload::{
-    Client, Credentials, Error, PrepareUploadRequest, ProgressAction, Signature, UploadOptions,
+    Client, Credentials, Error, OssSignature, PrepareUploadRequest, ProgressAction, Signature,
+    UploadOptions,
 };
 
 struct Args {
@@ -42,11 +48,13 @@ struct Args {
     checkpoint: Option<PathBuf>,
     verbose: u8,
     signature: Signature,
+    region: Option<String>,
+    oss_signature: Option<OssSignature>,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
-                      [--file PATH [--key KEY] [--checkpoint PATH]] [--signature rpc-v1|acs3]
-                      [-v | --verbose]...";
+                      [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
+                       [--oss-signature v1|v4]] [--signature rpc-v1|acs3] [-v | --verbose]...";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
@@ -55,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut file, mut key, mut checkpoint) = (None, None, None);
     let mut verbose = 0u8;
     let mut signature = Signature::RpcV1;
+    let (mut region, mut oss_signature) = (None, None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -75,6 +84,16 @@ fn parse_args() -> Result<Args, String> {
                     }
                 }
             }
+            "--region" => region = Some(value("--region")?),
+            "--oss-signature" => {
+                oss_signature = Some(match value("--oss-signature")?.as_str() {
+                    "v1" => OssSignature::V1,
+                    "v4" => OssSignature::V4,
+                    other => {
+                        return Err(format!("--oss-signature must be v1 or v4, not {other:?}"))
+                    }
+                })
+            }
             "-v" | "--verbose" => verbose = verbose.saturating_add(1),
             "-vv" => verbose = verbose.saturating_add(2),
             "-vvv" => verbose = verbose.saturating_add(3),
@@ -86,8 +105,10 @@ fn parse_args() -> Result<Args, String> {
     if emulator && endpoint.is_some() {
         return Err("--emulator and --endpoint exclude each other".into());
     }
-    if file.is_none() && (key.is_some() || checkpoint.is_some()) {
-        return Err("--key and --checkpoint need --file".into());
+    if file.is_none()
+        && (key.is_some() || checkpoint.is_some() || region.is_some() || oss_signature.is_some())
+    {
+        return Err("--key, --checkpoint, --region and --oss-signature need --file".into());
     }
     // A URL the client would refuse is a usage error, told before anything
     // else happens (any credentials do for the check).
@@ -112,6 +133,8 @@ fn parse_args() -> Result<Args, String> {
         checkpoint,
         verbose,
         signature,
+        region,
+        oss_signature,
     })
 }
 
@@ -212,6 +235,12 @@ fn upload(
     let mut options = UploadOptions::new();
     if let Some(c) = &args.checkpoint {
         options = options.checkpoint(c.clone());
+    }
+    if let Some(r) = &args.region {
+        options = options.region(r.clone());
+    }
+    if let Some(s) = args.oss_signature {
+        options = options.oss_signature(s);
     }
     let bar = std::io::stderr().is_terminal();
     if bar {

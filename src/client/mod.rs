@@ -1,7 +1,6 @@
 //! The blocking client: one builder, one shared connection pool, one call
 //! path for ENS (`rpc`) and one for uploads (`crate::upload`).
 
-mod proxy;
 mod rpc;
 mod tls;
 
@@ -14,7 +13,7 @@ use std::time::Duration;
 use crate::clock::ClockOffset;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::http::{CachingResolver, Endpoint, RetryPolicy, Session};
+use crate::http::{CachingResolver, Endpoint, ProxySetting, RetryPolicy, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 use crate::sign;
 use crate::upload::{self, UploadOptions, UploadResult};
@@ -22,7 +21,6 @@ use crate::upload::{self, UploadOptions, UploadResult};
 pub use crate::http::{MAX_RESPONSE_BYTES, MAX_TIMEOUT};
 pub use tls::TLS_BACKEND;
 
-use proxy::ProxySetting;
 use tls::CaChoice;
 
 /// The ENS API version this client speaks.
@@ -267,6 +265,7 @@ impl ClientBuilder {
                     retry: self.retry,
                     call_timeout: self.call_timeout,
                     credentials,
+                    proxy: self.proxy.clone(),
                 },
                 endpoint,
                 signer,
@@ -334,7 +333,12 @@ impl Client {
     /// input is an [`Error::InvalidInput`] and nothing is sent.
     pub fn prepare_upload(&self, request: &PrepareUploadRequest) -> Result<PrepareUploadResponse> {
         request.validate()?;
-        rpc::call(&self.inner, "PrepareUpload", &request.params())
+        let out: PrepareUploadResponse =
+            rpc::call(&self.inner, "PrepareUpload", &request.params())?;
+        // The answer goes to callers who build URLs and headers from it:
+        // the same checks as the upload path, wherever it is returned.
+        upload::check_prepared(&out.bucket_name, &out.endpoint)?;
+        Ok(out)
     }
 
     /// Signs and sends any ENS 2017-11-10 RPC action and returns its JSON
@@ -421,7 +425,7 @@ impl Client {
     ) -> upload::Uploader<'a> {
         upload::Uploader {
             session: &self.inner.session,
-            endpoint_https: self.inner.endpoint.is_https(),
+            endpoint: &self.inner.endpoint,
             prepare,
         }
     }

@@ -131,9 +131,11 @@ fn send_rpc_v1(
         stall: None,
         https: inner.endpoint.is_https(),
         signed_offset,
+        learns_clock: true,
+        proxy: None,
     });
     let ours = std::str::from_utf8(&signed.string_to_sign).unwrap_or_default();
-    (result.and_then(|answer| decoded(answer, ours)), hints)
+    finish(session, result, hints, signed_offset, ours)
 }
 
 /// Signature V3 as the official Tea SDKs send it: the action's parameters
@@ -200,25 +202,40 @@ fn send_acs3(
         stall: None,
         https: inner.endpoint.is_https(),
         signed_offset,
+        learns_clock: true,
+        proxy: None,
     });
-    (
-        result.and_then(|answer| decoded(answer, &signed.string_to_sign)),
+    finish(
+        session,
+        result,
         hints,
+        signed_offset,
+        &signed.string_to_sign,
     )
 }
 
 /// A 2xx answer as it is; any other decoded into its error, the server's
-/// string to sign compared with `ours` for a `SignatureDoesNotMatch`.
-fn decoded(answer: Answer, ours: &str) -> Result<Answer> {
-    if answer.is_success() {
-        Ok(answer)
-    } else {
-        Err(response::decode_error_answer(
-            answer.status,
-            &answer.body,
-            ours,
-        ))
+/// string to sign compared with `ours` for a `SignatureDoesNotMatch`. A
+/// refused timestamp teaches the clock from the answer's `Date`.
+fn finish(
+    session: &crate::http::Session,
+    result: Result<Answer>,
+    mut hints: Hints,
+    signed_offset: i64,
+    ours: &str,
+) -> (Result<Answer>, Hints) {
+    let answer = match result {
+        Ok(a) if a.is_success() => return (Ok(a), hints),
+        Ok(a) => a,
+        Err(e) => return (Err(e), hints),
+    };
+    let e = response::decode_error_answer(answer.status, &answer.body, ours);
+    if e.api()
+        .is_some_and(|a| a.known_code() == crate::error::KnownCode::InvalidTimeStamp)
+    {
+        session.learn_from_refusal(answer.header("date"), signed_offset, &mut hints);
     }
+    (Err(e), hints)
 }
 
 /// Refuses what the client sets itself and what cannot be a parameter name.

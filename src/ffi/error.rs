@@ -406,6 +406,7 @@ mod tests {
             request_id: "RID".into(),
             host_id: "ens.aliyuncs.com".into(),
             recommend: "https://example.invalid/r".into(),
+            ec: String::new(),
             signature_diagnosis: Some(SignatureDiagnosis::ServerStringUnknown),
             attempts: 2,
         });

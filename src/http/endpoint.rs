@@ -108,20 +108,53 @@ impl Endpoint {
         &self.host
     }
 
-    /// `localhost`, `127.0.0.0/8` or `::1`.
+    /// `localhost`, `127.0.0.0/8`, `::1`, or an IPv4-mapped loopback
+    /// address (`::ffff:127.0.0.1`).
     pub(crate) fn is_loopback(&self) -> bool {
         let bare = self.host.trim_start_matches('[').trim_end_matches(']');
         bare == "localhost"
-            || bare
-                .parse::<IpAddr>()
-                .map(|ip| ip.is_loopback())
-                .unwrap_or(false)
+            || match bare.parse::<IpAddr>() {
+                Ok(IpAddr::V6(v6)) => {
+                    v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
+                Ok(ip) => ip.is_loopback(),
+                Err(_) => false,
+            }
+    }
+
+    /// The port, written or the scheme's default.
+    pub(crate) fn port(&self) -> u16 {
+        self.authority()
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.ends_with(':') && !self.authority().ends_with(']'))
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(if self.https { 443 } else { 80 })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_includes_ipv4_mapped_addresses_and_ports_default_by_scheme() {
+        for url in [
+            "http://[::ffff:127.0.0.1]:9",
+            "http://localhost",
+            "http://127.8.0.1",
+            "http://[::1]:80",
+        ] {
+            assert!(Endpoint::parse(url).unwrap().is_loopback(), "{url}");
+        }
+        assert!(!Endpoint::parse("http://[::ffff:10.0.0.1]")
+            .unwrap()
+            .is_loopback());
+        assert_eq!(Endpoint::parse("https://a.b").unwrap().port(), 443);
+        assert_eq!(Endpoint::parse("http://a.b").unwrap().port(), 80);
+        assert_eq!(Endpoint::parse("http://a.b:8080").unwrap().port(), 8080);
+        assert_eq!(Endpoint::parse("http://[::1]").unwrap().port(), 80);
+        assert_eq!(Endpoint::parse("http://[::1]:81").unwrap().port(), 81);
+    }
 
     #[test]
     fn accepts_http_and_https_hosts_ports() {

@@ -9,6 +9,7 @@
 //! their own way (JSON, XML).
 
 mod endpoint;
+mod proxy;
 mod resolve;
 mod retry;
 mod transport;
@@ -23,6 +24,7 @@ use crate::credentials::Credentials;
 use crate::error::{Error, Result, TransportKind};
 
 pub(crate) use endpoint::Endpoint;
+pub(crate) use proxy::ProxySetting;
 pub(crate) use resolve::CachingResolver;
 pub(crate) use retry::{server_retry_after, Attempt, Hints, Limit, Retry, RetryPolicy};
 pub(crate) use transport::connector;
@@ -41,6 +43,9 @@ pub(crate) struct Session {
     pub(crate) retry: RetryPolicy,
     pub(crate) call_timeout: Duration,
     pub(crate) credentials: Credentials,
+    /// How proxies are chosen: the same rules for the ENS endpoint (set
+    /// in the agent) and for each OSS host (set per request).
+    pub(crate) proxy: ProxySetting,
 }
 
 /// A request body.
@@ -70,6 +75,13 @@ pub(crate) struct Request<'a, 'b> {
     pub(crate) https: bool,
     /// The clock offset the request was signed with.
     pub(crate) signed_offset: i64,
+    /// The proxy for this request's host, when it is not the agent's (an
+    /// OSS host: `NO_PROXY` and loopback are judged for it, not for ENS).
+    pub(crate) proxy: Option<Option<ureq::Proxy>>,
+    /// Whether the answer's `Date` may teach the clock (ENS answers); an
+    /// OSS host is trusted for it only when it refused a request for skew
+    /// (see [`Session::learn_from_refusal`]).
+    pub(crate) learns_clock: bool,
 }
 
 /// A server's answer: any status but a redirect.
@@ -101,6 +113,7 @@ impl Session {
         let started = Instant::now();
         let (op, number, https) = (request.op, request.attempt.number, request.https);
         let signed_offset = request.signed_offset;
+        let learns_clock = request.learns_clock;
         // A HEAD answer has no body, whatever its Content-Length says.
         let is_head = request.method == "HEAD";
         let mut hints = Hints::default();
@@ -120,7 +133,9 @@ impl Session {
         let headers = parts.headers;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let date = header("date");
-        self.clock.observe(date);
+        if learns_clock {
+            self.clock.observe(date, false);
+        }
         hints.clock_changed = self.clock.get() != signed_offset;
         if !(200..300).contains(&status) {
             hints.retry_after = server_retry_after(
@@ -175,6 +190,19 @@ impl Session {
         )
     }
 
+    /// A server refused a request's time: its `Date` is believed at once.
+    /// Sets `hints.clock_changed` when the offset is no longer the one the
+    /// request was signed with.
+    pub(crate) fn learn_from_refusal(
+        &self,
+        date: Option<&str>,
+        signed_offset: i64,
+        hints: &mut Hints,
+    ) {
+        self.clock.observe(date, true);
+        hints.clock_changed = self.clock.get() != signed_offset;
+    }
+
     /// Hands the request to the agent with the limits it asks for.
     fn send(
         &self,
@@ -187,12 +215,13 @@ impl Session {
             body,
             stall,
             attempt,
+            proxy,
             ..
         } = request;
         // The agent's own call timeout needs no per-request configuration
         // (the common case: an ENS call's first attempt).
         let global = match attempt.limit {
-            Limit::Agent if stall.is_none() => None,
+            Limit::Agent if stall.is_none() && proxy.is_none() => None,
             Limit::Agent => Some(self.agent.config().timeouts().global),
             Limit::Remaining(left) => Some(Some(left)),
             Limit::Unbounded => Some(None),
@@ -205,12 +234,17 @@ impl Session {
                 }
                 match global {
                     None => b,
-                    Some(global) => b
-                        .config()
-                        .timeout_global(global)
-                        .timeout_per_read(stall)
-                        .timeout_per_write(stall)
-                        .build(),
+                    Some(global) => {
+                        let c = b
+                            .config()
+                            .timeout_global(global)
+                            .timeout_per_read(stall)
+                            .timeout_per_write(stall);
+                        match proxy.clone() {
+                            Some(p) => c.proxy(p).build(),
+                            None => c.build(),
+                        }
+                    }
                 }
             }};
         }

@@ -7,7 +7,8 @@
 //! unless the server says how long (`x-acs-retry-after` in milliseconds, or
 //! `Retry-After` in seconds or as an HTTP date). A request refused for its
 //! timestamp is signed again at once, once, when the answer corrected the
-//! clock.
+//! clock; so is one refused for signing with OSS V1 when the upload could
+//! switch to V4.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -92,6 +93,9 @@ pub(crate) struct Hints {
     pub(crate) clock_changed: bool,
     /// Whether no further attempt is possible (a stream already consumed).
     pub(crate) final_attempt: bool,
+    /// Whether the request is to be signed again at once, once, whatever
+    /// the error (OSS refused signature V1 and the upload switched to V4).
+    pub(crate) sign_again: bool,
 }
 
 /// How long one attempt may take.
@@ -139,7 +143,7 @@ impl Retry<'_> {
     ) -> Result<T> {
         let mut number = 0u32;
         let mut retries = 0u32;
-        let mut skew_retried = false;
+        let mut resigned = false;
         loop {
             number += 1;
             let limit = match self.deadline {
@@ -162,9 +166,12 @@ impl Retry<'_> {
                 Err(e @ (Error::Cancelled { .. } | Error::LocalIo { .. })) => return Err(e),
                 Err(e) => e.with_attempts(number),
             };
-            if is_timestamp_refusal(&failed) && hints.clock_changed && !skew_retried {
-                skew_retried = true;
-                log::debug!("attempt {number} refused for its timestamp; signing again with the corrected clock");
+            let resign = hints.sign_again || (is_timestamp_refusal(&failed) && hints.clock_changed);
+            if resign && !resigned {
+                resigned = true;
+                log::debug!(
+                    "attempt {number} refused for how it was signed; signing again at once"
+                );
                 continue;
             }
             if retries >= self.policy.max_retries || !is_retryable(&failed) || hints.final_attempt {

@@ -28,6 +28,7 @@ pub(crate) use encode::percent_encode_into;
 pub(crate) use nonce::new_nonce;
 #[allow(unused_imports)]
 pub(crate) use oss_v1::is_oss_header;
+pub(crate) use oss_v4::UNSIGNED_PAYLOAD;
 pub(crate) use rpc_v1::RpcSigner;
 
 /// Formats `t` as `YYYY-MM-DDThh:mm:ssZ` (UTC), the `Timestamp` format.

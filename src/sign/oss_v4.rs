@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 pub const OSS_V4_ALGORITHM: &str = "OSS4-HMAC-SHA256";
 
 /// The payload hash when the body is not hashed (what the SDKs send).
-const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// What stays as is in a query name or value: `A-Z a-z 0-9 - _ . ~`.
 const QUERY_KEEP: &AsciiSet = &NON_ALPHANUMERIC
@@ -63,7 +63,10 @@ impl std::fmt::Debug for OssV4Signature {
     // signature is a credential for one request.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OssV4Signature")
-            .field("canonical_request", &redact_token(&self.canonical_request))
+            .field(
+                "canonical_request",
+                &crate::redact::tokens(&self.canonical_request),
+            )
             .field("string_to_sign", &self.string_to_sign)
             .field("signature", &"<redacted>")
             .field("scope", &self.scope)
@@ -251,18 +254,6 @@ fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
-}
-
-/// The canonical request with the `x-oss-security-token:` value hidden.
-fn redact_token(canonical_request: &str) -> String {
-    canonical_request
-        .split('\n')
-        .map(|line| match line.strip_prefix("x-oss-security-token:") {
-            Some(_) => "x-oss-security-token:<redacted>",
-            None => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]

@@ -42,8 +42,10 @@
 mod checkpoint;
 mod multipart;
 mod oss;
+mod policy;
 mod progress;
 mod put;
+mod signing;
 mod source;
 mod target;
 mod workers;
@@ -57,11 +59,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::http::Session;
+use crate::http::{Endpoint, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 
 pub use progress::{ProgressAction, ProgressFn};
+pub use signing::OssSignature;
 pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
+
+/// Checks a `PrepareUpload` answer's `BucketName` and `Endpoint` with the
+/// rules the upload path applies, for callers that only prepare.
+pub(crate) fn check_prepared(bucket: &str, endpoint: &str) -> Result<()> {
+    Target::new(bucket, endpoint, false, None, false).map(|_| ())
+}
 
 use checkpoint::{local_io, FileIdentity};
 use oss::{Oss, Reply};
@@ -109,6 +118,9 @@ pub struct UploadOptions {
     content_type: String,
     stall_timeout: Option<Duration>,
     progress: Option<Arc<Mutex<Box<ProgressFn>>>>,
+    region: Option<String>,
+    oss_signature: Option<OssSignature>,
+    allowed_hosts: Vec<String>,
 }
 
 impl Default for UploadOptions {
@@ -123,6 +135,9 @@ impl Default for UploadOptions {
             content_type: DEFAULT_CONTENT_TYPE.to_owned(),
             stall_timeout: None,
             progress: None,
+            region: None,
+            oss_signature: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -139,6 +154,9 @@ impl fmt::Debug for UploadOptions {
             .field("content_type", &self.content_type)
             .field("stall_timeout", &self.stall_timeout)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
+            .field("region", &self.region)
+            .field("oss_signature", &self.oss_signature)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }
@@ -244,6 +262,37 @@ impl UploadOptions {
         self
     }
 
+    /// The bucket's region id (`cn-hangzhou`, not `oss-cn-hangzhou`), the
+    /// scope OSS signature V4 signs in. With a region, uploads sign with V4
+    /// (what OSS requires of accounts and buckets created since 2025);
+    /// without one they sign V4 only when the answered endpoint names its
+    /// region (`oss-cn-hangzhou.aliyuncs.com`), else V1. See
+    /// [`oss_signature`](Self::oss_signature).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Also lets signed uploads go to `host` (`host`, `host:port`, or
+    /// `*.domain`) when `PrepareUpload` answers it. By default an Alibaba
+    /// Cloud ENS endpoint's answers may name only `*.aliyuncs.com` hosts,
+    /// and any other ENS endpoint's only its own host and port (the
+    /// credentials and data must not go wherever an answer says). Each
+    /// call adds one entry.
+    pub fn allow_upload_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Forces the OSS signature instead of choosing it from the region
+    /// (V4 when the region is known, else V1). [`OssSignature::V4`] without
+    /// a known region is an error; with [`OssSignature::V1`], a refusal of
+    /// V1 still switches to V4 once when the region is known.
+    pub fn oss_signature(mut self, signature: OssSignature) -> Self {
+        self.oss_signature = Some(signature);
+        self
+    }
+
     /// The checkpoint path, if set.
     pub fn checkpoint_path(&self) -> Option<&Path> {
         self.checkpoint.as_deref()
@@ -286,6 +335,12 @@ impl UploadOptions {
                     crate::http::MAX_TIMEOUT.as_secs()
                 ),
             ));
+        }
+        if let Some(region) = &self.region {
+            signing::validate_region(region)?;
+        }
+        for host in &self.allowed_hosts {
+            policy::validate_pattern(host)?;
         }
         if let Some(p) = &self.checkpoint {
             if p.as_os_str().is_empty() || p.file_name().is_none() {
@@ -333,8 +388,9 @@ pub struct UploadResult {
 /// module depends on the HTTP session, not on the client built over it.
 pub(crate) struct Uploader<'a> {
     pub(crate) session: &'a Session,
-    /// Whether the ENS endpoint is https (OSS follows its scheme).
-    pub(crate) endpoint_https: bool,
+    /// The ENS endpoint: OSS follows its scheme, and the upload policy
+    /// judges answers by it.
+    pub(crate) endpoint: &'a Endpoint,
     /// Asks ENS where to upload.
     pub(crate) prepare: &'a dyn Fn(&PrepareUploadRequest) -> Result<PrepareUploadResponse>,
 }
@@ -419,13 +475,23 @@ fn upload_source_unredacted(
     let target = Target::new(
         &prepared.bucket_name,
         &prepared.endpoint,
-        up.endpoint_https,
+        up.endpoint.is_https(),
         options.https,
         options.path_style,
     )?;
+    let oss_endpoint = target.as_endpoint()?;
+    policy::check(up.endpoint, &oss_endpoint, &options.allowed_hosts)?;
+    let proxy = up.session.proxy.resolve(&oss_endpoint)?;
     let url = target.url(key, "");
+    let signing = signing::Signing::choose(
+        &target.endpoint,
+        options.region.as_deref(),
+        options.oss_signature,
+    )?;
     let job = Job {
         oss: Oss {
+            signing,
+            proxy,
             session: up.session,
             target,
             stall_timeout: options

@@ -1,5 +1,6 @@
-//! The OSS REST calls an upload makes, signed with OSS header signature V1,
-//! sent through the shared exchange and retry loop (`crate::http`).
+//! The OSS REST calls an upload makes, signed with OSS signature V4 or V1
+//! (see `signing`), sent through the shared exchange and retry loop
+//! (`crate::http`).
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -12,6 +13,10 @@ use crate::sign;
 
 pub(crate) use crate::http::{Body as Payload, Hints};
 
+/// OSS's code for a request time too far from its clock.
+const REQUEST_TIME_TOO_SKEWED: &str = "RequestTimeTooSkewed";
+
+use super::signing::Signing;
 use super::target::Target;
 use super::xml;
 
@@ -72,6 +77,10 @@ pub(crate) struct Oss<'c> {
     pub(crate) target: Target,
     /// A data request that makes no progress for this long fails.
     pub(crate) stall_timeout: Duration,
+    /// V4 or V1, shared by the upload's threads.
+    pub(crate) signing: Signing,
+    /// The proxy for the OSS host, by the same rules as the ENS endpoint's.
+    pub(crate) proxy: Option<ureq::Proxy>,
 }
 
 impl Oss<'_> {
@@ -94,31 +103,63 @@ impl Oss<'_> {
         let creds = &session.credentials;
         // See `Hints::clock_changed`.
         let signed_offset = session.clock.get();
-        let date = crate::clock::format_http_date(session.clock.now());
-        let mut oss_headers: Vec<(&str, &str)> = Vec::new();
-        if let Some(token) = creds.security_token() {
-            oss_headers.push(("x-oss-security-token", token));
-        }
+        let now = session.clock.now();
+        let date = crate::clock::format_http_date(now);
         let sub: Vec<(&str, Option<&str>)> =
             call.query.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-        let resource = sign::oss_canonical_resource(Some(&self.target.bucket), call.key, &sub);
-        let signed = sign::oss_v1(
-            call.method,
-            "",
-            call.content_type,
-            &date,
-            &oss_headers,
-            &resource,
-            creds.secret(),
-        );
-        let url = self.target.url(call.key, &encode_query(&call.query));
         let mut headers: Vec<(&str, &str)> = vec![("date", &date), ("accept", "*/*")];
-        let authorization = signed.authorization(creds.access_key_id());
-        headers.push(("authorization", &authorization));
-        headers.extend_from_slice(&oss_headers);
         if !call.content_type.is_empty() {
             headers.push(("content-type", call.content_type));
         }
+        if let Some(token) = creds.security_token() {
+            headers.push(("x-oss-security-token", token));
+        }
+        let region = self.signing.v4_region();
+        let oss_date;
+        let (authorization, ours) = match region {
+            Some(region) => {
+                oss_date = crate::clock::format_compact_iso8601(now);
+                headers.push(("x-oss-date", &oss_date));
+                headers.push(("x-oss-content-sha256", sign::UNSIGNED_PAYLOAD));
+                let signed = sign::oss_v4(
+                    call.method,
+                    Some(&self.target.bucket),
+                    call.key,
+                    &sub,
+                    &headers,
+                    &[],
+                    region,
+                    &oss_date,
+                    creds.secret(),
+                );
+                let ours = Ours {
+                    string_to_sign: signed.string_to_sign.clone(),
+                    canonical_request: Some(signed.canonical_request.clone()),
+                };
+                (signed.authorization(creds.access_key_id()), ours)
+            }
+            None => {
+                let resource =
+                    sign::oss_canonical_resource(Some(&self.target.bucket), call.key, &sub);
+                let signed = sign::oss_v1(
+                    call.method,
+                    "",
+                    call.content_type,
+                    &date,
+                    &headers,
+                    &resource,
+                    creds.secret(),
+                );
+                let authorization = signed.authorization(creds.access_key_id());
+                let ours = Ours {
+                    string_to_sign: signed.string_to_sign,
+                    canonical_request: None,
+                };
+                (authorization, ours)
+            }
+        };
+        headers.push(("authorization", &authorization));
+        let url = self.target.url(call.key, &encode_query(&call.query));
         let headers = match headers
             .into_iter()
             .map(|(k, v)| Ok((HeaderName::from_static(k), header_value(k, v)?)))
@@ -127,7 +168,7 @@ impl Oss<'_> {
             Ok(h) => h,
             Err(e) => return (Err(e), Hints::default()),
         };
-        let (result, hints) = session.exchange(Request {
+        let (result, mut hints) = session.exchange(Request {
             op: call.op(),
             attempt,
             method: call.method,
@@ -137,20 +178,29 @@ impl Oss<'_> {
             stall: Some(self.stall_timeout),
             https: self.target.https,
             signed_offset,
+            learns_clock: false,
+            proxy: Some(self.proxy.clone()),
         });
         let result = result.and_then(|answer| {
             if answer.is_success() {
-                Ok(Reply::from_answer(answer))
-            } else {
-                let request_id = answer.header("x-oss-request-id").unwrap_or_default();
-                Err(decode_error(
-                    answer.status,
-                    &answer.body,
-                    request_id,
-                    &signed.string_to_sign,
-                ))
+                return Ok(Reply::from_answer(answer));
             }
+            let request_id = answer.header("x-oss-request-id").unwrap_or_default();
+            let e = decode_error(answer.status, &answer.body, request_id, &ours);
+            // Only a refusal for skew makes an OSS host's Date trusted.
+            if e.code() == Some(REQUEST_TIME_TOO_SKEWED) {
+                session.learn_from_refusal(answer.header("date"), signed_offset, &mut hints);
+            }
+            Err(e)
         });
+        let result = match result {
+            Err(e) if region.is_none() => {
+                let (e, switched) = self.signing.on_v1_error(e);
+                hints.sign_again |= switched;
+                Err(e)
+            }
+            other => other,
+        };
         (result, hints)
     }
 
@@ -197,11 +247,19 @@ fn encode_query(query: &[(&str, Option<String>)]) -> String {
 /// Turns an OSS error answer (`<Error><Code>...`) into [`Error::Api`], or
 /// [`Error::Decode`] when the body is not OSS's XML. A HEAD answer has no
 /// body: its status names the error.
+/// What this client signed, for diagnosing a `SignatureDoesNotMatch`.
+#[derive(Debug, Default)]
+pub(crate) struct Ours {
+    pub(crate) string_to_sign: String,
+    /// V4's canonical request (V1 has none).
+    pub(crate) canonical_request: Option<String>,
+}
+
 pub(crate) fn decode_error(
     status: u16,
     body: &[u8],
     header_request_id: &str,
-    our_string_to_sign: &str,
+    ours: &Ours,
 ) -> Error {
     let text = String::from_utf8_lossy(body);
     let error = xml::elements(&text, "Error").first().map(|s| s.to_string());
@@ -217,14 +275,25 @@ pub(crate) fn decode_error(
     };
     let error = error.unwrap_or_default();
     let field = |tag: &str| xml::text(&error, tag).unwrap_or_default();
+    // The same string to sign on both sides means the secret differs; else
+    // the canonical requests (V4) or strings to sign (V1) show where.
     let signature_diagnosis =
         (code == "SignatureDoesNotMatch").then(|| match xml::text(&error, "StringToSign") {
             None => SignatureDiagnosis::ServerStringUnknown,
-            Some(server) if server == our_string_to_sign => SignatureDiagnosis::WrongSecret,
-            Some(server) => SignatureDiagnosis::CanonicalizationDiffers {
-                client: crate::redact::tokens(our_string_to_sign),
-                server: crate::redact::tokens(&server),
-            },
+            Some(server) if server == ours.string_to_sign => SignatureDiagnosis::WrongSecret,
+            Some(server) => {
+                let (client, server) = match (
+                    &ours.canonical_request,
+                    xml::text(&error, "CanonicalRequest"),
+                ) {
+                    (Some(c), Some(s)) => (c.clone(), s),
+                    _ => (ours.string_to_sign.clone(), server),
+                };
+                SignatureDiagnosis::CanonicalizationDiffers {
+                    client: crate::redact::tokens(&client),
+                    server: crate::redact::tokens(&server),
+                }
+            }
         });
     let request_id = match field("RequestId") {
         id if id.is_empty() => header_request_id.to_owned(),
@@ -237,6 +306,7 @@ pub(crate) fn decode_error(
         request_id,
         host_id: field("HostId"),
         recommend: field("RecommendDoc"),
+        ec: field("EC"),
         signature_diagnosis,
         attempts: 1,
     })
@@ -261,7 +331,7 @@ mod tests {
         let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchUpload</Code>\
             <Message>The specified upload does not exist.</Message><RequestId>R1</RequestId>\
             <HostId>b.oss</HostId></Error>";
-        let e = decode_error(404, body, "HDR", "");
+        let e = decode_error(404, body, "HDR", &Ours::default());
         let api = e.api().unwrap();
         assert_eq!(
             (
@@ -274,12 +344,18 @@ mod tests {
         );
         // HEAD answers carry no body.
         assert_eq!(
-            decode_error(404, b"", "HDR", "").api().unwrap().code,
+            decode_error(404, b"", "HDR", &Ours::default())
+                .api()
+                .unwrap()
+                .code,
             "NoSuchKey"
         );
-        assert_eq!(decode_error(404, b"", "HDR", "").request_id(), Some("HDR"));
+        assert_eq!(
+            decode_error(404, b"", "HDR", &Ours::default()).request_id(),
+            Some("HDR")
+        );
         assert!(matches!(
-            decode_error(502, b"<html>bad gateway</html>", "", ""),
+            decode_error(502, b"<html>bad gateway</html>", "", &Ours::default()),
             Error::Decode { .. }
         ));
     }
@@ -294,17 +370,60 @@ mod tests {
                 xml::escape_text(sts)
             )
         };
-        let same = decode_error(403, body(ours).as_bytes(), "", ours);
+        let v1 = |s: &str| Ours {
+            string_to_sign: s.to_owned(),
+            canonical_request: None,
+        };
+        let same = decode_error(403, body(ours).as_bytes(), "", &v1(ours));
         assert_eq!(
             same.api().unwrap().signature_diagnosis,
             Some(SignatureDiagnosis::WrongSecret)
         );
         let other = "PUT\n\n\nDate\nx-oss-security-token:SECRET-TOKEN\n/b/other";
-        let differs = decode_error(403, body(other).as_bytes(), "", ours);
+        let differs = decode_error(403, body(other).as_bytes(), "", &v1(ours));
         let text = format!("{differs} {differs:?}");
         assert!(
             text.contains("/b/other") && !text.contains("SECRET-TOKEN"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn v4_signature_mismatch_shows_the_canonical_requests() {
+        let ours = Ours {
+            string_to_sign: "OSS4-HMAC-SHA256\nD\nscope\nabc".into(),
+            canonical_request: Some("PUT\n/b/k\n\nx-oss-security-token:TOK\n".into()),
+        };
+        let body = |sts: &str, canonical: &str| {
+            format!(
+                "<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message>\
+                 <CanonicalRequest>{}</CanonicalRequest><StringToSign>{}</StringToSign></Error>",
+                xml::escape_text(canonical),
+                xml::escape_text(sts)
+            )
+        };
+        let same = decode_error(
+            403,
+            body(&ours.string_to_sign, "PUT\n/b/k").as_bytes(),
+            "",
+            &ours,
+        );
+        assert_eq!(
+            same.api().unwrap().signature_diagnosis,
+            Some(SignatureDiagnosis::WrongSecret)
+        );
+        let differs = decode_error(
+            403,
+            body("OSS4-HMAC-SHA256\nD\nscope\nfff", "PUT\n/b/other\n").as_bytes(),
+            "",
+            &ours,
+        );
+        match &differs.api().unwrap().signature_diagnosis {
+            Some(SignatureDiagnosis::CanonicalizationDiffers { client, server }) => {
+                assert!(client.starts_with("PUT\n/b/k") && !client.contains("TOK"));
+                assert_eq!(server, "PUT\n/b/other");
+            }
+            other => panic!("{other:?} from {differs}"),
+        }
     }
 }

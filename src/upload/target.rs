@@ -74,7 +74,7 @@ impl Target {
             Some(_) => {
                 return Err(bad_answer(format!(
                     "PrepareUpload returned Endpoint {:?} with a scheme other than http(s)",
-                    crate::prepare_upload::truncate_for_message(endpoint)
+                    crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(endpoint))
                 )))
             }
             None => (None, endpoint),
@@ -89,7 +89,7 @@ impl Target {
         .map_err(|_| {
             bad_answer(format!(
                 "PrepareUpload returned Endpoint {:?}, which is not host[:port]",
-                crate::prepare_upload::truncate_for_message(endpoint)
+                crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(endpoint))
             ))
         })?;
         let host = parsed.host();
@@ -161,6 +161,14 @@ pub(crate) fn is_valid_oss_bucket(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+impl Target {
+    /// The OSS host as an endpoint, for the upload policy and the proxy rules.
+    pub(crate) fn as_endpoint(&self) -> Result<crate::http::Endpoint> {
+        let scheme = if self.https { "https" } else { "http" };
+        crate::http::Endpoint::parse(&format!("{scheme}://{}", self.endpoint))
+    }
 }
 
 fn bad_answer(reason: String) -> Error {

@@ -1,9 +1,11 @@
-//! Which HTTP proxy a client goes through: one set on the builder, or the
+//! Which HTTP proxy a request goes through: one set on the builder, or the
 //! environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as curl reads
-//! them), never for loopback.
+//! them), never for loopback. The ENS endpoint and each OSS host are judged
+//! by the same rules.
 
 use crate::error::{Error, Result};
-use crate::http::Endpoint;
+
+use super::Endpoint;
 
 /// How the client picks an HTTP proxy.
 #[derive(Clone, PartialEq, Eq)]
