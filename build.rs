@@ -12,12 +12,14 @@ mod header {
     use std::env;
     use std::path::PathBuf;
 
-    /// Writes the header from `src/ffi.rs` and `cbindgen.toml`, adding the
-    /// version macros from Cargo.toml. The file is rewritten only when its
-    /// content changes, so a second run leaves it untouched.
+    /// Writes the header from `src/ffi/` and `cbindgen.toml`, adding the
+    /// version macros from Cargo.toml. cbindgen starts at `src/ffi/mod.rs`
+    /// and follows its `mod` lines, in their order. The file is rewritten
+    /// only when its content changes, so a second run leaves it untouched.
     pub fn generate() {
         let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-        for input in ["src/ffi.rs", "cbindgen.toml", "Cargo.toml"] {
+        // A directory is watched whole: a change to any file in it reruns this.
+        for input in ["src/ffi", "cbindgen.toml", "Cargo.toml"] {
             println!("cargo:rerun-if-changed={}", dir.join(input).display());
         }
         let mut config = cbindgen::Config::from_file(dir.join("cbindgen.toml"))
@@ -25,7 +27,7 @@ mod header {
         config.after_includes = Some(version_block());
         let bindings = cbindgen::Builder::new()
             .with_config(config)
-            .with_src(dir.join("src").join("ffi.rs"))
+            .with_src(dir.join("src").join("ffi").join("mod.rs"))
             .generate()
             .unwrap_or_else(|e| panic!("cbindgen could not generate include/ens_upload.h: {e}"));
         std::fs::create_dir_all(dir.join("include")).expect("create include/");

@@ -24,12 +24,14 @@
  *  - No panic crosses this API: each function catches it and returns
  *    ENS_ERR_PANIC (or NULL, "" or 0, as its comment says). A library built
  *    with panic = "abort" (cargo's min-size profile) aborts instead.
- *  - There is no global or thread-local state. One ens_client may be used
+ *  - There is no global or thread-local state besides the process-wide log
+ *    callback (ens_set_log_callback). One ens_client may be used
  *    from many threads at once; a builder or upload options object is for one
  *    thread at a time while being set up; results and errors are immutable
  *    and may be read from any thread.
  *  - The upload's progress callback (ens_progress_cb) runs on the thread that
  *    called ens_upload_file, never concurrently, never after it returned.
+ *    The log callback (ens_log_cb) may run on any thread, several at once.
  *  - No error message ever holds an AccessKey secret or a security token.
  */
 
@@ -181,6 +183,41 @@ typedef enum ens_transport_kind {
 } ens_transport_kind;
 
 /**
+ * How much a log message matters: the `level` of each message given to an
+ * `ens_log_cb`, and the `max_level` of `ens_set_log_callback` (a message
+ * is passed when its level is at most `max_level`). The values are fixed.
+ */
+typedef enum ens_log_level {
+    /**
+     * No message at all (only as a `max_level`).
+     */
+    ENS_LOG_OFF = 0,
+    /**
+     * A failure the library cannot report otherwise (e.g. a bug caught at
+     * the boundary).
+     */
+    ENS_LOG_ERROR = 1,
+    /**
+     * Something went wrong but was worked around (e.g. a cleanup that
+     * failed and was ignored).
+     */
+    ENS_LOG_WARN = 2,
+    /**
+     * Rare, notable events (e.g. the server clock offset learned).
+     */
+    ENS_LOG_INFO = 3,
+    /**
+     * One line per request attempt and per error returned: action or OSS
+     * operation, attempt, HTTP status, request id, time taken.
+     */
+    ENS_LOG_DEBUG = 4,
+    /**
+     * Finer detail still.
+     */
+    ENS_LOG_TRACE = 5,
+} ens_log_level;
+
+/**
  * A blocking ENS client. Thread-safe: one client may be used from many
  * threads at once (it shares one keep-alive connection pool). Free it with
  * `ens_client_free` once no call is running on it.
@@ -255,6 +292,26 @@ typedef struct ens_param {
  * no `longjmp` out of it and no C++ exception through it.
  */
 typedef int (*ens_progress_cb)(uint64_t done, uint64_t total, void *user_data);
+
+/**
+ * The log callback of `ens_set_log_callback`: called with the `user_data`
+ * given there, the message's level, its target (where in the library it
+ * comes from, e.g. `"ens_upload::http"`) and the message itself. `target`
+ * and `message` are NUL-terminated UTF-8, never NULL, and valid only
+ * during the call: copy them to keep them.
+ *
+ * It may be called from any thread, several at once: the thread of any
+ * library call, and the threads an upload starts for its parts. So it must
+ * be thread-safe, should return quickly (the calling thread waits for it),
+ * must return normally (no `longjmp` out of it, no C++ exception through
+ * it) and must not call `ens_set_log_callback` (which then fails with
+ * `ENS_ERR_INVALID_ARGUMENT`). Messages logged by library functions it
+ * calls are dropped.
+ */
+typedef void (*ens_log_cb)(void *user_data,
+                           enum ens_log_level level,
+                           const char *target,
+                           const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1221,6 +1278,44 @@ const char *ens_error_io_kind(const struct ens_error *err);
  * `err` is NULL or an error from this library not yet freed.
  */
 void ens_error_free(struct ens_error *err);
+
+/**
+ * Sends the library's log messages to `cb`, process-wide, or stops them
+ * when `cb` is NULL (the default: nothing is logged). Replaces any earlier
+ * callback.
+ *
+ * - `cb`: the callback (see `ens_log_cb`: it must be thread-safe), or NULL
+ *   to turn logging off.
+ * - `user_data`: passed to `cb` as is, never read or freed here; may be
+ *   NULL. It must stay valid until another call of this function returned.
+ * - `max_level`: the most detailed level passed, an `ens_log_level` value
+ *   passed as an int: `ENS_LOG_OFF` (0) to `ENS_LOG_TRACE` (5), else
+ *   `ENS_ERR_INVALID_ARGUMENT`. Ignored when `cb` is NULL.
+ * - `err`: may be NULL; otherwise set as for every fallible function.
+ *
+ * Only ens-upload's own messages are passed, never those of the libraries
+ * it uses. No message holds an AccessKey secret, a security token or a
+ * signature.
+ *
+ * The library takes the process's logger of Rust's `log` crate for this,
+ * the first time a callback is set: a program that already installed one
+ * (through another Rust library) gets `ENS_ERR_CONFIG`, and ens-upload's
+ * messages keep going to that logger. Calling with NULL never takes it.
+ *
+ * Thread-safe: may be called from any thread, but not from inside the
+ * callback (`ENS_ERR_INVALID_ARGUMENT`). When it returns, the previous
+ * callback is not running on any thread and is never called again, so its
+ * `user_data` may be freed.
+ *
+ * # Safety
+ * `cb` is NULL or a function that may be called as `ens_log_cb` says with
+ * `user_data` until this function is called again; `err` is NULL or
+ * writable.
+ */
+enum ens_status ens_set_log_callback(ens_log_cb cb,
+                                     void *user_data,
+                                     int max_level,
+                                     struct ens_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -64,6 +64,7 @@ const C_TESTS: &[&str] = &[
     "test_threads",
     "test_upload",
     "test_faults",
+    "test_log",
 ];
 
 /// How far ahead of this machine's clock the second emulator of every run
@@ -666,7 +667,7 @@ fn check_requests(name: &str, seen: &[RecordedRequest], stdout: &str) {
             .collect()
     };
     // OSS requests (any path but `/`) come from the upload tests only.
-    let uploads = matches!(name, "test_upload" | "test_faults");
+    let uploads = matches!(name, "test_upload" | "test_faults" | "test_log");
     for r in seen.iter().filter(|r| !uploads || r.path == "/") {
         assert_eq!(r.method, "POST", "{name}");
         assert_eq!(r.path, "/", "{name}");
@@ -1297,6 +1298,22 @@ fn header_is_complete_and_every_function_documents_ownership_null_and_threads() 
         ),
         "the progress callback type"
     );
+    assert!(
+        h.contains(
+            "typedef void (*ens_log_cb)(void *user_data,\n                           enum ens_log_level level,\n                           const char *target,\n                           const char *message);"
+        ),
+        "the log callback type"
+    );
+    for (name, value) in [
+        ("ENS_LOG_OFF", 0),
+        ("ENS_LOG_ERROR", 1),
+        ("ENS_LOG_TRACE", 5),
+    ] {
+        assert!(
+            h.contains(&format!("    {name} = {value},")),
+            "{name} is not {value}"
+        );
+    }
     for (name, value) in [
         ("ENS_ERR_OTHER", 12),
         ("ENS_ERR_CANCELLED", 13),
@@ -1310,9 +1327,16 @@ fn header_is_complete_and_every_function_documents_ownership_null_and_threads() 
     }
     let functions = header_functions(&h);
 
-    // The header declares exactly the functions src/ffi.rs exports: a stale
+    // The header declares exactly the functions src/ffi/ exports: a stale
     // header fails here even without the cbindgen feature.
-    let ffi = std::fs::read_to_string(root().join("src/ffi.rs")).expect("read src/ffi.rs");
+    let mut ffi = String::new();
+    for entry in std::fs::read_dir(root().join("src/ffi")).expect("read src/ffi/") {
+        let path = entry.expect("src/ffi/ entry").path();
+        if path.extension() == Some(OsStr::new("rs")) {
+            ffi += &std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        }
+    }
     let exported: BTreeSet<String> = ffi
         .lines()
         .filter_map(|l| {
@@ -1384,6 +1408,7 @@ fn header_is_complete_and_every_function_documents_ownership_null_and_threads() 
         "ens_error_has_server_crc64",
         "ens_error_path",
         "ens_error_io_kind",
+        "ens_set_log_callback",
     ] {
         assert!(
             declared.contains(name),
@@ -1564,4 +1589,81 @@ fn make_install_and_pkg_config() {
         ran.describe()
     );
     assert!(!prefix.join("lib/libens_upload.a").exists());
+}
+
+/// Handed to `ens_set_log_callback` by the test below, which expects it
+/// never to be called.
+unsafe extern "C" fn never_called(
+    _: *mut std::ffi::c_void,
+    _: ens_upload::ffi::ens_log_level,
+    _: *const std::ffi::c_char,
+    _: *const std::ffi::c_char,
+) {
+    panic!("the log callback was called although it was refused");
+}
+
+/// A process whose program installed its own `log` logger first (only a
+/// Rust program can, so this test is in Rust): `ens_set_log_callback` says
+/// so with `ENS_ERR_CONFIG` instead of doing nothing, and the library's
+/// messages keep going to that logger. (No C program in this test process
+/// sets a callback: they run in processes of their own.)
+#[test]
+fn log_callback_refused_when_the_process_has_another_logger() {
+    use ens_upload::ffi::{
+        ens_error, ens_error_free, ens_error_message, ens_set_log_callback, ens_status,
+    };
+    use std::sync::atomic::AtomicUsize;
+
+    struct Host(AtomicUsize);
+    impl log::Log for Host {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if record
+                .args()
+                .to_string()
+                .contains("ens_set_log_callback returned")
+            {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn flush(&self) {}
+    }
+    static HOST: Host = Host(AtomicUsize::new(0));
+    log::set_logger(&HOST).expect("no logger yet in this test process");
+    log::set_max_level(log::LevelFilter::Debug);
+
+    let mut err: *mut ens_error = std::ptr::null_mut();
+    // SAFETY: the callback is a valid function (never called), `err` is writable.
+    let status =
+        unsafe { ens_set_log_callback(Some(never_called), std::ptr::null_mut(), 4, &mut err) };
+    assert_eq!(status, ens_status::ENS_ERR_CONFIG);
+    assert!(!err.is_null());
+    // SAFETY: `err` is a live error, freed once.
+    let message = unsafe {
+        let m = std::ffi::CStr::from_ptr(ens_error_message(err))
+            .to_string_lossy()
+            .into_owned();
+        ens_error_free(err);
+        m
+    };
+    assert!(
+        message.contains("ens_set_log_callback")
+            && message.contains("already has a logger")
+            && message.contains("go to that logger"),
+        "{message}"
+    );
+    // The refusal itself reached the host's logger.
+    assert_eq!(HOST.0.load(Ordering::SeqCst), 1);
+    // Turning logging off never takes the logger, so it succeeds.
+    // SAFETY: a NULL callback and a NULL `err` are allowed.
+    let status =
+        unsafe { ens_set_log_callback(None, std::ptr::null_mut(), 0, std::ptr::null_mut()) };
+    assert_eq!(status, ens_status::ENS_OK);
+    assert_eq!(
+        log::max_level(),
+        log::LevelFilter::Debug,
+        "the host's level is left alone"
+    );
 }
