@@ -286,7 +286,11 @@ fn upload_to_canned(answer: Vec<u8>) -> Result<UploadResult, Error> {
     let oss = canned_server(answer, 4);
     let emu = sts_emulator(Some(&oss));
     let c = client(&emu.endpoint()).build().unwrap();
-    upload(&c, &empty, &UploadOptions::new())
+    upload(
+        &c,
+        &empty,
+        &UploadOptions::new().allow_upload_host("127.0.0.1"),
+    )
 }
 
 #[test]
@@ -397,7 +401,7 @@ fn no_upload_error_path_leaks_the_secret_or_token() {
         upload(
             &client(&to_closed.endpoint()).build().unwrap(),
             &small,
-            &UploadOptions::new(),
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
         ),
         |e| matches!(e, Error::Transport { .. }),
     );
@@ -453,7 +457,7 @@ fn no_upload_error_path_leaks_the_secret_or_token() {
         upload(
             &client(&to_other.endpoint()).build().unwrap(),
             &small,
-            &UploadOptions::new(),
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
         ),
         |e| {
             e.api().is_some_and(|a| {

@@ -611,7 +611,12 @@ fn oss_errors_are_api_errors() {
     let path = dir.join("a.bin");
     write_file(&path, 10, 15);
     let e = client(&ens)
-        .upload_file(&req(), "k", &path, &UploadOptions::new())
+        .upload_file(
+            &req(),
+            "k",
+            &path,
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
+        )
         .unwrap_err();
     let api = e.api().expect("API error");
     assert_eq!(
@@ -635,7 +640,7 @@ fn oss_errors_are_api_errors() {
             &PrepareUploadRequest::new("elsewhere"),
             "k",
             &path,
-            &UploadOptions::new(),
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
         )
         .unwrap_err();
     let api = e.api().expect("API error");
@@ -722,7 +727,9 @@ fn no_token_in_errors_or_debug() {
         .build()
         .unwrap();
     let data = content(10, 17);
-    let opts = UploadOptions::new().on_progress(|_, _| ProgressAction::Continue);
+    let opts = UploadOptions::new()
+        .allow_upload_host("127.0.0.1")
+        .on_progress(|_, _| ProgressAction::Continue);
     let e = client
         .upload_reader(&req(), "k", &data[..], 10, &opts)
         .unwrap_err();
@@ -892,7 +899,12 @@ fn a_server_wait_longer_than_the_call_timeout_is_not_slept_on_data_requests() {
     let upload = {
         let (client, path) = (client.clone(), path.clone());
         within(Duration::from_secs(30), move || {
-            client.upload_file(&req(), "k", &path, &UploadOptions::new())
+            client.upload_file(
+                &req(),
+                "k",
+                &path,
+                &UploadOptions::new().allow_upload_host("127.0.0.1"),
+            )
         })
     };
     let e = upload.unwrap_err();
@@ -929,7 +941,12 @@ fn a_server_wait_longer_than_the_call_timeout_is_not_slept_on_data_requests() {
     write_file(&path2, 250_000, 31);
     let started = Instant::now();
     let e = within(Duration::from_secs(30), move || {
-        client.upload_file(&req(), "m", &path2, &small_parts().threads(1))
+        client.upload_file(
+            &req(),
+            "m",
+            &path2,
+            &small_parts().threads(1).allow_upload_host("127.0.0.1"),
+        )
     })
     .unwrap_err();
     assert!(
@@ -968,7 +985,12 @@ fn a_server_wait_within_the_call_timeout_is_honoured_on_data_requests() {
     let client = client_with_call_timeout(&ens, Duration::from_secs(2));
     let started = Instant::now();
     let out = client
-        .upload_file(&req(), "k", &path, &UploadOptions::new())
+        .upload_file(
+            &req(),
+            "k",
+            &path,
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
+        )
         .unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
