@@ -218,6 +218,40 @@ typedef enum ens_log_level {
 } ens_log_level;
 
 /**
+ * How `ens_client_builder_set_signature` signs ENS calls. The values are fixed.
+ */
+typedef enum ens_signature {
+    /**
+     * RPC signature 1.0 (HMAC-SHA1): the default.
+     */
+    ENS_SIGNATURE_RPC_V1 = 0,
+    /**
+     * Signature V3 (`ACS3-HMAC-SHA256`), what the current official SDKs send.
+     */
+    ENS_SIGNATURE_ACS3_HMAC_SHA256 = 1,
+} ens_signature;
+
+/**
+ * The OSS signature `ens_upload_options_set_oss_signature` asks for. The
+ * values are fixed.
+ */
+typedef enum ens_oss_signature {
+    /**
+     * V4 when the region is known (set, or named by the OSS endpoint), else
+     * V1: the default.
+     */
+    ENS_OSS_SIGNATURE_AUTO = 0,
+    /**
+     * OSS header signature V1, refused by accounts and buckets made since 2025.
+     */
+    ENS_OSS_SIGNATURE_V1 = 1,
+    /**
+     * OSS signature V4 (`OSS4-HMAC-SHA256`); needs the region.
+     */
+    ENS_OSS_SIGNATURE_V4 = 2,
+} ens_oss_signature;
+
+/**
  * A blocking ENS client. Thread-safe: one client may be used from many
  * threads at once (it shares one keep-alive connection pool). Free it with
  * `ens_client_free` once no call is running on it.
@@ -609,6 +643,19 @@ enum ens_status ens_client_builder_build(struct ens_client_builder *builder,
                                          struct ens_error **err);
 
 /**
+ * Chooses how ENS calls are signed: `ENS_SIGNATURE_RPC_V1` (the default)
+ * or `ENS_SIGNATURE_ACS3_HMAC_SHA256`, passed as an `int`. Retries,
+ * clock-skew correction and errors behave the same with either. Returns
+ * `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or another
+ * value (remembered until build, as for every setter). Not thread-safe
+ * per builder.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder.
+ */
+enum ens_status ens_client_builder_set_signature(struct ens_client_builder *builder, int signature);
+
+/**
  * Frees a client. NULL is allowed and does nothing. Call it once, after
  * every call on this client (from any thread) has returned; results and
  * errors obtained from the client stay valid (they own their strings). Not
@@ -924,6 +971,49 @@ enum ens_status ens_upload_options_set_content_type(struct ens_upload_options *o
  */
 enum ens_status ens_upload_options_set_stall_timeout_ms(struct ens_upload_options *options,
                                                         uint64_t timeout_ms);
+
+/**
+ * The bucket's region id (`cn-hangzhou`, not `oss-cn-hangzhou`): with it,
+ * uploads sign with OSS signature V4, which OSS requires of accounts and
+ * buckets made since 2025. `options` and `region` are required; `region`
+ * is copied. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` for a value that is
+ * not a region id (field `"region"`; remembered as described at
+ * `ens_upload_options_set_part_size`) or `ENS_ERR_INVALID_ARGUMENT`. Not
+ * thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `region` is NULL or NUL-terminated.
+ */
+enum ens_status ens_upload_options_set_region(struct ens_upload_options *options,
+                                              const char *region);
+
+/**
+ * Forces the OSS signature: `ENS_OSS_SIGNATURE_AUTO` (0, the default),
+ * `ENS_OSS_SIGNATURE_V1` (1) or `ENS_OSS_SIGNATURE_V4` (2), as an `int`.
+ * V4 without a known region fails when the upload starts. Returns
+ * `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL `options` or another
+ * value. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_oss_signature(struct ens_upload_options *options,
+                                                     int signature);
+
+/**
+ * Also lets signed uploads go to `host` (`host`, `host:port` or
+ * `*.domain`) when PrepareUpload answers it. By default an Alibaba Cloud
+ * ENS endpoint's answers may name only `*.aliyuncs.com` hosts, and any
+ * other endpoint's only its own host and port. Each call adds one entry;
+ * `host` is copied. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` for an entry
+ * of another form (field `"allowed upload host"`) or
+ * `ENS_ERR_INVALID_ARGUMENT`. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `host` is NULL or NUL-terminated.
+ */
+enum ens_status ens_upload_options_allow_upload_host(struct ens_upload_options *options,
+                                                     const char *host);
 
 /**
  * Asks ENS where to upload (`PrepareUpload`), then uploads the file at
@@ -1278,6 +1368,16 @@ const char *ens_error_io_kind(const struct ens_error *err);
  * `err` is NULL or an error from this library not yet freed.
  */
 void ens_error_free(struct ens_error *err);
+
+/**
+ * OSS's detailed error code (`EC`, e.g. `0002-00000080` for a refused
+ * signature V1) for `ENS_ERR_API` from OSS; `""` otherwise and for NULL.
+ * Owned by the error. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+const char *ens_error_ec(const struct ens_error *err);
 
 /**
  * Sends the library's log messages to `cb`, process-wide, or stops them

@@ -65,7 +65,12 @@ const C_TESTS: &[&str] = &[
     "test_upload",
     "test_faults",
     "test_log",
+    "test_signatures",
 ];
+
+/// The one region the third emulator of every run (`ENS_TEST_V4_ENDPOINT`)
+/// takes OSS signature V4 in; it refuses V1.
+const V4_REGION: &str = "cn-hangzhou";
 
 /// How far ahead of this machine's clock the second emulator of every run
 /// (`ENS_TEST_SKEWED_ENDPOINT`) keeps its own.
@@ -349,12 +354,14 @@ fn test_env(cmd: &mut Command, emu: &Emulator, odd: &OddServers, dir: &Path) {
 /// (`tests/c/test_control.h`), so it can inject faults into the emulators
 /// of this process and read what they saw, between its own calls. Each
 /// line is `<emulator> <command> [args]`, `<emulator>` being `main`
-/// (`ENS_TEST_ENDPOINT`) or `skewed` (`ENS_TEST_SKEWED_ENDPOINT`):
+/// (`ENS_TEST_ENDPOINT`), `skewed` (`ENS_TEST_SKEWED_ENDPOINT`) or `v4`
+/// (`ENS_TEST_V4_ENDPOINT`):
 ///
 /// - `inject SPEC COUNT`: `Emulator::inject` with a `Fault` parsed from
 ///   SPEC as the emulator example's `--fault` takes it (`reset`,
 ///   `slow=MS`, `oss-bad-crc`...); answers `ok`.
 /// - `clear-faults`: answers `ok`. `pending`: faults not played yet.
+/// - `schemes`: `ACS3 RPC OSS4 OSS1`, how many requests were signed each way.
 /// - `requests`: requests seen so far. `uploads`: multipart uploads in
 ///   progress.
 /// - `object BUCKET KEY`: `SIZE CRC64 CONTENT-TYPE` of a stored object, or
@@ -457,6 +464,14 @@ fn control_answer(
             "ok".into()
         }
         ("pending", []) => emu.pending_faults().to_string(),
+        ("schemes", []) => {
+            let auth = |r: &RecordedRequest| r.header("authorization").unwrap_or("").to_owned();
+            let rpc = count(&|r| r.path == "/" && r.param("Signature").is_some());
+            let acs3 = count(&|r| auth(r).starts_with("ACS3-HMAC-SHA256 "));
+            let oss4 = count(&|r| auth(r).starts_with("OSS4-HMAC-SHA256 "));
+            let oss1 = count(&|r| auth(r).starts_with("OSS "));
+            format!("{acs3} {rpc} {oss4} {oss1}")
+        }
         ("requests", []) => emu.requests().len().to_string(),
         ("uploads", []) => emu.oss_uploads_in_progress().to_string(),
         ("object", [bucket, key]) => match emu.oss_object(bucket, key) {
@@ -533,9 +548,18 @@ fn run_c_test(name: &str, bin: &Path, runner: Runner, dir: &Path, odd: &OddServe
             .start()
             .expect("start the skewed emulator"),
     );
+    // A bucket made since 2025: V4 in one region only, V1 refused.
+    let v4 = Arc::new(
+        Emulator::builder()
+            .oss_region(V4_REGION)
+            .oss_refuse_v1()
+            .start()
+            .expect("start the V4 emulator"),
+    );
     let control = Control::start(vec![
         ("main", Arc::clone(&emu)),
         ("skewed", Arc::clone(&skewed)),
+        ("v4", Arc::clone(&v4)),
     ]);
     let label = format!("{name}-{runner:?}").replace([' ', '{', '}', ':'], "");
     let mut cmd = command_for(bin, runner, dir, &label);
@@ -543,6 +567,8 @@ fn run_c_test(name: &str, bin: &Path, runner: Runner, dir: &Path, odd: &OddServe
     cmd.env("ENS_TEST_CONTROL", &control.addr)
         .env("ENS_TEST_SKEWED_ENDPOINT", skewed.endpoint())
         .env("ENS_TEST_SKEW_SECS", SKEW_SECS.to_string())
+        .env("ENS_TEST_V4_ENDPOINT", v4.endpoint())
+        .env("ENS_TEST_V4_REGION", V4_REGION)
         // Time bounds in the programs are multiplied by this: valgrind runs
         // the client many times slower, the sanitizers a little.
         .env(

@@ -1,6 +1,6 @@
 //! `ens_client_builder`: the client's settings, and building the client.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 use std::ptr;
 use std::time::Duration;
 
@@ -521,4 +521,47 @@ pub unsafe extern "C" fn ens_client_builder_build(
     };
     // SAFETY: `err` is NULL or writable (contract).
     unsafe { boundary(F, err, body) }
+}
+
+/// How `ens_client_builder_set_signature` signs ENS calls. The values are fixed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ens_signature {
+    /// RPC signature 1.0 (HMAC-SHA1): the default.
+    ENS_SIGNATURE_RPC_V1 = 0,
+    /// Signature V3 (`ACS3-HMAC-SHA256`), what the current official SDKs send.
+    ENS_SIGNATURE_ACS3_HMAC_SHA256 = 1,
+}
+
+/// Chooses how ENS calls are signed: `ENS_SIGNATURE_RPC_V1` (the default)
+/// or `ENS_SIGNATURE_ACS3_HMAC_SHA256`, passed as an `int`. Retries,
+/// clock-skew correction and errors behave the same with either. Returns
+/// `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or another
+/// value (remembered until build, as for every setter). Not thread-safe
+/// per builder.
+///
+/// # Safety
+/// `builder` is NULL or a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ens_client_builder_set_signature(
+    builder: *mut ens_client_builder,
+    signature: c_int,
+) -> ens_status {
+    const F: &str = "ens_client_builder_set_signature";
+    let change = || {
+        let s = match signature {
+            0 => crate::Signature::RpcV1,
+            1 => crate::Signature::Acs3HmacSha256,
+            _ => {
+                return Err(ens_error::invalid_argument(
+                    F,
+                    "signature",
+                    "must be ENS_SIGNATURE_RPC_V1 (0) or ENS_SIGNATURE_ACS3_HMAC_SHA256 (1)",
+                ))
+            }
+        };
+        Ok(move |b: ClientBuilder| b.signature(s))
+    };
+    // SAFETY: `builder` is NULL or a live builder used by this thread only (contract).
+    unsafe { setter(F, builder, "signature", change) }
 }

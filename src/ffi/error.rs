@@ -20,6 +20,7 @@ pub struct ens_error {
     code: CString,
     request_id: CString,
     host_id: CString,
+    ec: CString,
     recommend: CString,
     pub(super) field: CString,
     /// What only upload errors carry (boxed: most errors have none of it).
@@ -49,6 +50,7 @@ impl ens_error {
             code: CString::default(),
             request_id: CString::default(),
             host_id: CString::default(),
+            ec: CString::default(),
             recommend: CString::default(),
             field: CString::default(),
             upload: Box::default(),
@@ -86,6 +88,7 @@ impl ens_error {
                 out.code = cstring(&api.code);
                 out.request_id = cstring(&api.request_id);
                 out.host_id = cstring(&api.host_id);
+                out.ec = cstring(&api.ec);
                 out.recommend = cstring(&api.recommend);
                 ens_status::ENS_ERR_API
             }
@@ -388,6 +391,18 @@ pub unsafe extern "C" fn ens_error_io_kind(err: *const ens_error) -> *const c_ch
 pub unsafe extern "C" fn ens_error_free(err: *mut ens_error) {
     // SAFETY: forwarded contract.
     unsafe { free_box(err) }
+}
+
+/// OSS's detailed error code (`EC`, e.g. `0002-00000080` for a refused
+/// signature V1) for `ENS_ERR_API` from OSS; `""` otherwise and for NULL.
+/// Owned by the error. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_ec(err: *const ens_error) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(err, |e| &e.ec) }
 }
 
 #[cfg(test)]

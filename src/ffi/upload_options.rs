@@ -21,6 +21,8 @@ pub struct ens_upload_options {
     inner: UploadOptions,
     checkpoint: Option<PathBuf>,
     pub(super) https: Option<bool>,
+    /// `None`: automatic (V4 when the region is known).
+    oss_signature: Option<crate::OssSignature>,
     /// Setters that failed, by setting; the first one left makes
     /// `ens_upload_file` fail.
     pub(super) pending: Vec<(&'static str, ens_error)>,
@@ -43,6 +45,7 @@ pub extern "C" fn ens_upload_options_new() -> *mut ens_upload_options {
             inner: UploadOptions::new(),
             checkpoint: None,
             https: None,
+            oss_signature: None,
             pending: Vec::new(),
         }))
     })
@@ -69,6 +72,9 @@ impl ens_upload_options {
         }
         if let Some(https) = self.https {
             o = o.https(https);
+        }
+        if let Some(s) = self.oss_signature {
+            o = o.oss_signature(s);
         }
         o
     }
@@ -99,6 +105,7 @@ unsafe fn options_setter(
                 inner: o.inner.clone(),
                 checkpoint: o.checkpoint.clone(),
                 https: o.https,
+                oss_signature: o.oss_signature,
                 pending: Vec::new(),
             };
             apply(&mut trial);
@@ -114,6 +121,7 @@ unsafe fn options_setter(
                 o.inner = trial.inner;
                 o.checkpoint = trial.checkpoint;
                 o.https = trial.https;
+                o.oss_signature = trial.oss_signature;
                 Ok(())
             }
             Err(e) => {
@@ -415,4 +423,103 @@ mod tests {
             assert_eq!(ens_client_clock_offset(ptr::null()), 0);
         }
     }
+}
+
+/// The OSS signature `ens_upload_options_set_oss_signature` asks for. The
+/// values are fixed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ens_oss_signature {
+    /// V4 when the region is known (set, or named by the OSS endpoint), else
+    /// V1: the default.
+    ENS_OSS_SIGNATURE_AUTO = 0,
+    /// OSS header signature V1, refused by accounts and buckets made since 2025.
+    ENS_OSS_SIGNATURE_V1 = 1,
+    /// OSS signature V4 (`OSS4-HMAC-SHA256`); needs the region.
+    ENS_OSS_SIGNATURE_V4 = 2,
+}
+
+/// The bucket's region id (`cn-hangzhou`, not `oss-cn-hangzhou`): with it,
+/// uploads sign with OSS signature V4, which OSS requires of accounts and
+/// buckets made since 2025. `options` and `region` are required; `region`
+/// is copied. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` for a value that is
+/// not a region id (field `"region"`; remembered as described at
+/// `ens_upload_options_set_part_size`) or `ENS_ERR_INVALID_ARGUMENT`. Not
+/// thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options; `region` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_region(
+    options: *mut ens_upload_options,
+    region: *const c_char,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_region";
+    let change = || -> FfiResult<OptionsChange> {
+        // SAFETY: forwarded contract.
+        let r = unsafe { req_str(region, F, "region") }?.to_owned();
+        Ok(Box::new(move |o| o.inner = o.inner.clone().region(r)))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "region", change) }
+}
+
+/// Forces the OSS signature: `ENS_OSS_SIGNATURE_AUTO` (0, the default),
+/// `ENS_OSS_SIGNATURE_V1` (1) or `ENS_OSS_SIGNATURE_V4` (2), as an `int`.
+/// V4 without a known region fails when the upload starts. Returns
+/// `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL `options` or another
+/// value. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_oss_signature(
+    options: *mut ens_upload_options,
+    signature: c_int,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_oss_signature";
+    let change = || -> FfiResult<OptionsChange> {
+        let s = match signature {
+            0 => None,
+            1 => Some(crate::OssSignature::V1),
+            2 => Some(crate::OssSignature::V4),
+            _ => {
+                return Err(ens_error::invalid_argument(
+                    F,
+                    "signature",
+                    "must be ENS_OSS_SIGNATURE_AUTO (0), ENS_OSS_SIGNATURE_V1 (1) or ENS_OSS_SIGNATURE_V4 (2)",
+                ))
+            }
+        };
+        Ok(Box::new(move |o| o.oss_signature = s))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "oss signature", change) }
+}
+
+/// Also lets signed uploads go to `host` (`host`, `host:port` or
+/// `*.domain`) when PrepareUpload answers it. By default an Alibaba Cloud
+/// ENS endpoint's answers may name only `*.aliyuncs.com` hosts, and any
+/// other endpoint's only its own host and port. Each call adds one entry;
+/// `host` is copied. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` for an entry
+/// of another form (field `"allowed upload host"`) or
+/// `ENS_ERR_INVALID_ARGUMENT`. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options; `host` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_allow_upload_host(
+    options: *mut ens_upload_options,
+    host: *const c_char,
+) -> ens_status {
+    const F: &str = "ens_upload_options_allow_upload_host";
+    let change = || -> FfiResult<OptionsChange> {
+        // SAFETY: forwarded contract.
+        let h = unsafe { req_str(host, F, "host") }?.to_owned();
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().allow_upload_host(h)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "allowed upload host", change) }
 }
