@@ -93,13 +93,115 @@ fn content(len: usize) -> Vec<u8> {
 }
 
 #[test]
+fn signatures_are_chosen_with_flags_and_bad_values_are_usage_errors() {
+    let home = TempDir::new("signatures");
+    let acs3 = run(
+        &home,
+        &["--emulator", "--bucket", "test", "--signature", "acs3"],
+    );
+    assert_eq!(acs3.status.code(), Some(0), "{}", acs3.describe());
+    one_json_object(&acs3);
+    let file = home.write("v4.bin", content(1000));
+    let v4 = run(
+        &home,
+        &[
+            "--emulator",
+            "--bucket",
+            "test",
+            "--file",
+            file.to_str().unwrap(),
+            "--region",
+            "cn-hangzhou",
+            "-vv",
+        ],
+    );
+    assert_eq!(v4.status.code(), Some(0), "{}", v4.describe());
+    assert!(
+        v4.stderr.contains("OSS signature V4") && v4.stderr.contains("cn-hangzhou"),
+        "{}",
+        v4.stderr
+    );
+    for bad in [
+        &["--signature", "v9"][..],
+        &["--oss-signature", "v5", "--file", "x"][..],
+        &["--region", "cn-hangzhou"][..],
+    ] {
+        let mut args = vec!["--emulator", "--bucket", "test"];
+        args.extend_from_slice(bad);
+        let out = run(&home, &args);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", out.describe());
+        assert!(
+            out.stdout.is_empty() || out.stdout.starts_with("usage"),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn an_upload_without_credentials_goes_to_the_emulator_only_when_asked() {
+    let home = TempDir::new("nocreds");
+    let file = home.write("a.bin", content(100));
+    let out = run(
+        &home,
+        &["--bucket", "test", "--file", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.describe());
+    assert!(out.stdout.is_empty(), "no result printed: {}", out.stdout);
+    assert!(
+        out.stderr.contains("--emulator") && out.stderr.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        "{}",
+        out.stderr
+    );
+    // Prepare-only falls back, and says the answer is the emulator's.
+    let out = run(&home, &["--bucket", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    assert_eq!(
+        one_json_object(&out)["Emulator"],
+        serde_json::Value::Bool(true)
+    );
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.contains("credentials"))
+            .count(),
+        1,
+        "one line about credentials: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_path_that_is_not_utf8_uploads_instead_of_panicking() {
+    use std::os::unix::ffi::OsStrExt;
+    let home = TempDir::new("notutf8");
+    let path = home
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"clip-\xff.bin"));
+    std::fs::write(&path, content(100)).unwrap();
+    let mut cmd = Command::new(example());
+    cmd.arg("--emulator")
+        .args(["--bucket", "test", "--key", "k", "--file"])
+        .arg(&path)
+        .env("HOME", home.path());
+    let out = common::run(cmd, home.path(), "prepare_upload", RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    assert_eq!(str_field(&one_json_object(&out), "Key"), "k");
+}
+
+#[test]
 fn prepares_against_the_emulator() {
     let home = TempDir::new("prepare");
     let out = run(&home, &["--emulator", "--bucket", "test"]);
     assert!(out.status.success(), "{:?}: {}", out.status, out.stderr);
     assert_eq!(out.status.code(), Some(0));
     let m = one_json_object(&out);
-    assert_eq!(keys(&m), ["BucketName", "Endpoint", "RequestId"], "{m:?}");
+    // A stand-in's answer says so.
+    assert_eq!(
+        keys(&m),
+        ["BucketName", "Emulator", "Endpoint", "RequestId"],
+        "{m:?}"
+    );
+    assert_eq!(m["Emulator"], serde_json::Value::Bool(true));
     assert!(str_field(&m, "BucketName").starts_with("test-"), "{m:?}");
     let endpoint = str_field(&m, "Endpoint");
     assert!(
@@ -210,6 +312,7 @@ fn uploads_a_file_and_prints_the_result() {
             "Bucket",
             "Crc64",
             "ETag",
+            "Emulator",
             "Endpoint",
             "Key",
             "Parts",
