@@ -189,6 +189,27 @@ fn a_path_that_is_not_utf8_uploads_instead_of_panicking() {
 }
 
 #[test]
+fn a_broken_stdout_is_exit_1_with_the_result_on_stderr() {
+    let home = TempDir::new("epipe");
+    let mut child = Command::new(example())
+        .args(["--emulator", "--bucket", "test"])
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody will read the result: the write fails with EPIPE.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot write the result") && stderr.contains("BucketName"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn prepares_against_the_emulator() {
     let home = TempDir::new("prepare");
     let out = run(&home, &["--emulator", "--bucket", "test"]);
