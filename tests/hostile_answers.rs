@@ -232,3 +232,40 @@ fn a_200_whose_body_is_an_error_is_that_error_and_retried_when_transient() {
     let out = upload(&retrying).unwrap();
     assert_eq!(out.size, data.len() as u64);
 }
+
+#[test]
+fn a_refusal_before_a_large_body_comes_back_as_itself_without_the_body() {
+    // A bucket that refuses V1: the PutObject is refused on its headers.
+    let emu = Emulator::builder().oss_refuse_v1().start().unwrap();
+    let data = vec![5u8; 2 << 20];
+    let e = client(&emu.endpoint(), &emu)
+        .upload_reader(
+            &PrepareUploadRequest::new("test"),
+            "big.bin",
+            &data[..],
+            data.len() as u64,
+            &UploadOptions::new(),
+        )
+        .unwrap_err();
+    assert_eq!((e.http_status(), e.attempts()), (Some(403), 1), "{e}");
+    assert_eq!(e.api().unwrap().ec, "0002-00000080", "{e}");
+    let put = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .expect("the PutObject reached the emulator");
+    assert_eq!(put.header("expect"), Some("100-continue"));
+    assert_eq!(put.body_len, 0, "the body was not sent");
+    // With the go-ahead, the same size goes through.
+    let ok = Emulator::start().unwrap();
+    let out = client(&ok.endpoint(), &ok)
+        .upload_reader(
+            &PrepareUploadRequest::new("test"),
+            "big.bin",
+            &data[..],
+            data.len() as u64,
+            &UploadOptions::new(),
+        )
+        .unwrap();
+    assert_eq!(out.size, data.len() as u64);
+}

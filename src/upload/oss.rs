@@ -13,6 +13,9 @@ use crate::sign;
 
 pub(crate) use crate::http::{Body as Payload, Hints};
 
+/// Bodies from this size on are sent with `Expect: 100-continue`.
+pub(crate) const EXPECT_CONTINUE_MIN_BYTES: u64 = 1 << 20;
+
 /// OSS's code for a request time too far from its clock.
 const REQUEST_TIME_TOO_SKEWED: &str = "RequestTimeTooSkewed";
 
@@ -108,6 +111,12 @@ impl Oss<'_> {
         let sub: Vec<(&str, Option<&str>)> =
             call.query.iter().map(|(k, v)| (*k, v.as_deref())).collect();
         let mut headers: Vec<(&str, &str)> = vec![("date", &date), ("accept", "*/*")];
+        // A large body waits for the server's go-ahead: a refusal (403,
+        // a V1 refused) then comes back as itself, before the body is sent,
+        // instead of as a reset connection after it.
+        if matches!(payload, Payload::Stream(_, len) if len >= EXPECT_CONTINUE_MIN_BYTES) {
+            headers.push(("expect", "100-continue"));
+        }
         if !call.content_type.is_empty() {
             headers.push(("content-type", call.content_type));
         }

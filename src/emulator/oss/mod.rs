@@ -137,18 +137,28 @@ pub(super) fn serve(
     } else {
         None
     };
+    let expects_continue = req.content_length > 0
+        && req
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     let mut session = Session {
         req: &req,
         reader,
+        writer: &mut *writer,
         shared,
         query: &query,
         body_read: 0,
         body_done: req.content_length == 0,
         fault: fault.as_ref(),
+        expects_continue,
+        continued: false,
     };
     let outcome = session.handle(path);
     let body_len = session.body_read;
     let body_done = session.body_done;
+    // Refused before `100 Continue`: the client never sent its body, so
+    // the answer goes out and the connection closes (as OSS does).
+    let refused_early = expects_continue && !session.continued && outcome.is_err();
 
     let (mut answer, keep_alive) = match outcome {
         Ok(a) => (a, req.keep_alive),
@@ -169,7 +179,7 @@ pub(super) fn serve(
     let broken = matches!(fault, Some(Fault::OssResetAfterBytes(_))) && writes;
     let (status, code) = if broken {
         (0, Some("ConnectionReset".to_owned()))
-    } else if !body_done {
+    } else if !body_done && !refused_early {
         (400, Some("IncompleteBody".to_owned()))
     } else {
         (answer.status, answer.code.clone())
@@ -189,10 +199,11 @@ pub(super) fn serve(
         code,
         fault: fault.clone(),
     });
-    if broken || !body_done {
+    if broken || (!body_done && !refused_early) {
         let _ = writer.shutdown(Shutdown::Both);
         return Ok(false);
     }
+    let keep_alive = keep_alive && !refused_early;
     if let Some(Fault::OssSlow(d)) = &fault {
         std::thread::sleep(*d);
     }
@@ -250,17 +261,25 @@ fn send(writer: &mut TcpStream, answer: Answer, keep_alive: bool) -> io::Result<
 struct Session<'a> {
     req: &'a HttpRequest,
     reader: &'a mut BufReader<TcpStream>,
+    /// For the interim `100 Continue` only; the answer goes out after.
+    writer: &'a mut TcpStream,
     shared: &'a Shared,
     query: &'a [(String, Option<String>)],
     body_read: u64,
     body_done: bool,
     fault: Option<&'a Fault>,
+    /// The client sent `Expect: 100-continue` and waits before its body.
+    expects_continue: bool,
+    /// Whether `100 Continue` went out (the body follows).
+    continued: bool,
 }
 
 impl Session<'_> {
     fn handle(&mut self, path: &str) -> Result<Answer, Failure> {
         let result = self.route(path);
-        if result.is_err() && !self.body_done {
+        // A client waiting for `100 Continue` has not sent its body.
+        let waiting = self.expects_continue && !self.continued;
+        if result.is_err() && !self.body_done && !waiting {
             // Read what the client sends so it can read our answer.
             let _ = self.receive(None);
         }
@@ -332,6 +351,13 @@ impl Session<'_> {
     /// Reads the rest of the body into `file` (or drops it), computing its
     /// CRC-64; a fault may cut it short.
     fn receive(&mut self, file: Option<&Path>) -> Result<Received, Failure> {
+        if self.expects_continue && !self.continued {
+            self.continued = true;
+            self.writer
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .and_then(|()| self.writer.flush())
+                .map_err(|e| internal(&e))?;
+        }
         let total = self.req.content_length;
         let cut = match self.fault {
             Some(Fault::OssResetAfterBytes(n)) => Some(*n),
