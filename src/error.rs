@@ -52,6 +52,9 @@ pub enum Error {
         message: String,
         /// How many attempts were made, this failed one included.
         attempts: u32,
+        /// The I/O error underneath, when there is one (also given by
+        /// [`source`](std::error::Error::source)).
+        source: Option<std::sync::Arc<std::io::Error>>,
     },
     /// The server answered with a redirect, which is never followed: the
     /// signed URL must not be replayed to another host.
@@ -123,6 +126,9 @@ pub enum Error {
         reason: String,
         /// The I/O error kind.
         kind: std::io::ErrorKind,
+        /// The I/O error underneath, when there is one (also given by
+        /// [`source`](std::error::Error::source)).
+        source: Option<std::sync::Arc<std::io::Error>>,
     },
 }
 
@@ -547,6 +553,12 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Api(e) => Some(&**e),
+            Error::Transport {
+                source: Some(io), ..
+            }
+            | Error::LocalIo {
+                source: Some(io), ..
+            } => Some(&**io),
             _ => None,
         }
     }

@@ -154,3 +154,49 @@ fn a_file_rewritten_or_grown_during_the_upload_is_never_reported_as_uploaded() {
         assert!(e.to_string().contains("changed while"), "{what}: {e}");
     }
 }
+
+#[test]
+fn errors_give_their_underlying_io_error_as_source() {
+    use std::error::Error as _;
+    let emu = Emulator::start().unwrap();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    let missing = std::env::temp_dir().join("ens-upload-no-such-file-at-all");
+    let e = client
+        .upload_file(
+            &PrepareUploadRequest::new("test"),
+            "k",
+            &missing,
+            &UploadOptions::new(),
+        )
+        .unwrap_err();
+    let io = e
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("LocalIo has an io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    // A refused connection: a Transport error with the io::Error under it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let e = Client::builder()
+        .endpoint(url)
+        .credentials(emu.credentials())
+        .retries(0)
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Transport { .. }), "{e:?}");
+    assert!(e.source().is_some(), "{e:?}");
+    // An API error's source is the ApiError.
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("no-such-bucket"))
+        .unwrap_err();
+    assert!(e
+        .source()
+        .is_some_and(|s| s.downcast_ref::<ens_upload::ApiError>().is_some()));
+}

@@ -456,6 +456,7 @@ mod tests {
             ),
             (
                 Error::Transport {
+                    source: None,
                     kind: TransportKind::Tls,
                     message: "x".into(),
                     attempts: 4,
@@ -501,6 +502,7 @@ mod tests {
         let e = ens_error::from_error(&Error::invalid_input("ClientIp", "bad"));
         assert_eq!(e.field.to_str().unwrap(), "ClientIp");
         let e = ens_error::from_error(&Error::Transport {
+            source: None,
             kind: TransportKind::Tls,
             message: "x".into(),
             attempts: 4,
@@ -555,6 +557,7 @@ mod tests {
         }
 
         let e = ens_error::from_error(&Error::LocalIo {
+            source: None,
             path: "/no/such/file".into(),
             reason: "cannot open the file".into(),
             kind: std::io::ErrorKind::NotFound,

@@ -285,6 +285,7 @@ pub(crate) fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
 /// URL (it carries the signature and any security token).
 pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
     use ureq::Error as U;
+    let mut source = None;
     let (kind, message) = match e {
         U::Timeout(t) => (TransportKind::Timeout, format!("{t} timeout expired")),
         U::HostNotFound => (TransportKind::Dns, "host name not found".to_owned()),
@@ -297,7 +298,11 @@ pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
         U::Io(io) if https && io.kind() == io::ErrorKind::InvalidData => {
             (TransportKind::Tls, io.to_string())
         }
-        U::Io(io) => (io_kind(&io), io.to_string()),
+        U::Io(io) => {
+            let found = (io_kind(&io), io.to_string());
+            source = Some(std::sync::Arc::new(io));
+            found
+        }
         U::Protocol(p) => (TransportKind::Protocol, p.to_string()),
         U::Tls(msg) => (TransportKind::Tls, msg.to_owned()),
         #[cfg(feature = "rustls")]
@@ -312,6 +317,7 @@ pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
         other => (TransportKind::Io, other.to_string()),
     };
     Error::Transport {
+        source,
         kind,
         message,
         attempts: 1,

@@ -152,6 +152,7 @@ impl Retry<'_> {
                 Some(d) => match d.saturating_duration_since(Instant::now()) {
                     left if left.is_zero() => {
                         return Err(Error::Transport {
+                            source: None,
                             kind: TransportKind::Timeout,
                             message: "the call timeout expired before this attempt".into(),
                             attempts: number,

@@ -564,6 +564,8 @@ pub(crate) fn part_len(size: u64, part_size: u64, number: u32) -> u64 {
 
 pub(crate) fn local_io(path: &Path, what: &str, e: &io::Error) -> Error {
     Error::LocalIo {
+        // The error itself is borrowed: its kind and text go on.
+        source: Some(std::sync::Arc::new(io::Error::new(e.kind(), e.to_string()))),
         path: path.to_owned(),
         reason: format!("{what}: {e}"),
         kind: e.kind(),

@@ -37,6 +37,7 @@ impl Journal {
     pub(crate) fn create(path: &Path, state: &Checkpoint) -> Result<Journal> {
         let cannot = |e: &io::Error| local_io(path, "cannot write the checkpoint", e);
         let unwritable = |reason: String| Error::LocalIo {
+            source: None,
             path: path.to_owned(),
             reason,
             kind: io::ErrorKind::InvalidData,
@@ -84,6 +85,7 @@ impl Journal {
     /// Appends one finished part and syncs it.
     pub(crate) fn append(&mut self, part: &DonePart) -> Result<()> {
         let unwritable = |reason: String| Error::LocalIo {
+            source: None,
             path: self.path.clone(),
             reason,
             kind: io::ErrorKind::InvalidData,

@@ -422,6 +422,7 @@ pub(crate) fn upload_file(
     drop(file);
     if !meta.is_file() {
         return Err(Error::LocalIo {
+            source: None,
             path: path.to_owned(),
             reason: "is not a regular file".into(),
             kind: std::io::ErrorKind::InvalidInput,

@@ -290,6 +290,7 @@ impl BodyFailure {
                 total: 0,
             },
             BodyFailure::Local(kind, reason) => Error::LocalIo {
+                source: None,
                 path: path.to_owned(),
                 reason,
                 kind,

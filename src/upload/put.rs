@@ -84,6 +84,7 @@ pub(crate) fn put_object(
         });
     }
     finished.ok_or_else(|| Error::Transport {
+        source: None,
         kind: crate::TransportKind::Io,
         message: "the upload worker ended without an outcome".into(),
         attempts: 0,

@@ -97,6 +97,7 @@ impl<'a> Source<'a> {
                         format!("read failed: {e}")
                     };
                     return Some(Err(Error::LocalIo {
+                        source: None,
                         path: label.to_owned(),
                         reason: why,
                         kind: e.kind(),
@@ -108,6 +109,7 @@ impl<'a> Source<'a> {
                         Ok(0) => {}
                         Ok(_) => {
                             return Some(Err(Error::LocalIo {
+                                source: None,
                                 path: label.to_owned(),
                                 reason: "the reader holds more bytes than the size given".into(),
                                 kind: io::ErrorKind::InvalidInput,
@@ -138,6 +140,7 @@ impl<'a> Source<'a> {
             return Ok(());
         }
         Err(Error::LocalIo {
+            source: None,
             path: path.to_path_buf(),
             reason: format!(
                 "changed while it was being uploaded ({}); the upload is not reported as done: upload it again once it is complete",
