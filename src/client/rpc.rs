@@ -118,24 +118,12 @@ fn send_rpc_v1(
         Ok(v) => v,
         Err(e) => return (Err(e), Hints::default()),
     };
-    let (result, hints) = session.exchange(Request {
-        op: action,
-        attempt,
-        method: "POST",
-        url: &url,
-        headers: vec![
-            (X_ACS_ACTION, action_header),
-            (X_ACS_VERSION, HeaderValue::from_static(API_VERSION)),
-        ],
-        body: Body::Empty,
-        stall: None,
-        https: inner.endpoint.is_https(),
-        signed_offset,
-        learns_clock: true,
-        proxy: None,
-    });
+    let headers = vec![
+        (X_ACS_ACTION, action_header),
+        (X_ACS_VERSION, HeaderValue::from_static(API_VERSION)),
+    ];
     let ours = std::str::from_utf8(&signed.string_to_sign).unwrap_or_default();
-    finish(session, result, hints, signed_offset, ours)
+    post(inner, action, attempt, &url, headers, signed_offset, ours)
 }
 
 /// Signature V3 as the official Tea SDKs send it: the action's parameters
@@ -192,11 +180,34 @@ fn send_acs3(
             Err(e) => return (Err(e), Hints::default()),
         }
     }
+    post(
+        inner,
+        action,
+        attempt,
+        &url,
+        headers,
+        signed_offset,
+        &signed.string_to_sign,
+    )
+}
+
+/// Sends a signed ENS request (an empty-bodied POST) and decodes a non-2xx
+/// answer into its error, `ours` being the string this client signed.
+fn post(
+    inner: &Inner,
+    action: &str,
+    attempt: Attempt,
+    url: &str,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    signed_offset: i64,
+    ours: &str,
+) -> (Result<Answer>, Hints) {
+    let session = &inner.session;
     let (result, hints) = session.exchange(Request {
         op: action,
         attempt,
         method: "POST",
-        url: &url,
+        url,
         headers,
         body: Body::Empty,
         stall: None,
@@ -205,13 +216,7 @@ fn send_acs3(
         learns_clock: true,
         proxy: None,
     });
-    finish(
-        session,
-        result,
-        hints,
-        signed_offset,
-        &signed.string_to_sign,
-    )
+    finish(session, result, hints, signed_offset, ours)
 }
 
 /// A 2xx answer as it is; any other decoded into its error, the server's

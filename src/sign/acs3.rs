@@ -128,23 +128,13 @@ where
         canonical_request,
         string_to_sign,
         signed_headers,
-        signature: hex(&mac.finalize().into_bytes()),
+        signature: super::encode::hex(&mac.finalize().into_bytes()),
     }
 }
 
 /// Lowercase hex SHA-256 of `data` (`x-acs-content-sha256`).
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    super::encode::hex(&Sha256::digest(data))
 }
 
 #[cfg(test)]

@@ -58,6 +58,17 @@ pub(crate) fn encode_twice(once: &mut Vec<u8>, twice: &mut Vec<u8>, input: &[u8]
     }
 }
 
+/// Lowercase hex of `bytes`, as V3 and OSS V4 write hashes and signatures.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 /// Decodes `%XX` escapes (and `+` as space when `plus_is_space`), as a server
 /// reading a query or form body does. Invalid escapes are kept literally.
 /// Returns `None` when the decoded bytes are not UTF-8.

@@ -214,14 +214,14 @@ pub fn oss_v4<K: AsRef<str>, V: AsRef<str>>(
     let scope = format!("{date}/{region}/oss/aliyun_v4_request");
     let string_to_sign = format!(
         "{OSS_V4_ALGORITHM}\n{oss_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
+        super::encode::hex(&Sha256::digest(canonical_request.as_bytes()))
     );
 
     let mut key = hmac_sha256(format!("aliyun_v4{secret}").as_bytes(), date.as_bytes());
     for part in [region, "oss", "aliyun_v4_request"] {
         key = hmac_sha256(&key, part.as_bytes());
     }
-    let signature = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
+    let signature = super::encode::hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
 
     OssV4Signature {
         canonical_request,
@@ -244,16 +244,6 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 #[cfg(test)]
