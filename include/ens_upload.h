@@ -647,8 +647,8 @@ enum ens_status ens_client_builder_build(struct ens_client_builder *builder,
  * or `ENS_SIGNATURE_ACS3_HMAC_SHA256`, passed as an `int`. Retries,
  * clock-skew correction and errors behave the same with either. Returns
  * `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or another
- * value (remembered until build, as for every setter). Not thread-safe
- * per builder.
+ * value (remembered until build, as for every setter). The builder stays
+ * owned by the caller. Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder.
@@ -992,7 +992,8 @@ enum ens_status ens_upload_options_set_region(struct ens_upload_options *options
  * `ENS_OSS_SIGNATURE_V1` (1) or `ENS_OSS_SIGNATURE_V4` (2), as an `int`.
  * V4 without a known region fails when the upload starts. Returns
  * `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL `options` or another
- * value. Not thread-safe per options object.
+ * value. The options stay owned by the caller. Not thread-safe per
+ * options object.
  *
  * # Safety
  * `options` is NULL or live options.

@@ -110,7 +110,7 @@ fn non_json_and_html_answers_are_decode_errors() {
 
     // Valid JSON without the fields PrepareUpload returns.
     let e = call(&canned_server(
-        http_response("200 OK", "", br#"{"RequestId":"r","BucketName":"b"}"#),
+        http_response("200 OK", "", br#"{"RequestId":"r","BucketName":"bkt"}"#),
         1,
     ));
     match &e {
@@ -152,7 +152,7 @@ fn a_body_over_one_mib_is_refused() {
         other => panic!("{other:?}"),
     }
     // Exactly at the limit is read (and then judged as JSON).
-    let mut body = br#"{"RequestId":"r","BucketName":"b","Endpoint":"e"}"#.to_vec();
+    let mut body = br#"{"RequestId":"r","BucketName":"bkt","Endpoint":"e"}"#.to_vec();
     body.resize(MAX_RESPONSE_BYTES as usize, b' ');
     let out = client_at(&canned_server(http_response("200 OK", "", &body), 1))
         .prepare_upload(&PrepareUploadRequest::new("test"))
@@ -163,7 +163,7 @@ fn a_body_over_one_mib_is_refused() {
             out.bucket_name.as_str(),
             out.endpoint.as_str()
         ),
-        ("r", "b", "e")
+        ("r", "bkt", "e")
     );
 }
 
@@ -394,7 +394,7 @@ fn an_explicit_proxy_carries_the_request() {
         let inner = read_head();
         // Handed over before the answer, so it is there when the call returns.
         let _ = tx.send((connect, inner));
-        let ok = br#"{"RequestId":"r","BucketName":"b","Endpoint":"e"}"#;
+        let ok = br#"{"RequestId":"r","BucketName":"bkt","Endpoint":"e"}"#;
         let _ = w.write_all(&http_response("200 OK", "", ok));
     });
     let client = Client::builder()

@@ -537,8 +537,8 @@ pub enum ens_signature {
 /// or `ENS_SIGNATURE_ACS3_HMAC_SHA256`, passed as an `int`. Retries,
 /// clock-skew correction and errors behave the same with either. Returns
 /// `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or another
-/// value (remembered until build, as for every setter). Not thread-safe
-/// per builder.
+/// value (remembered until build, as for every setter). The builder stays
+/// owned by the caller. Not thread-safe per builder.
 ///
 /// # Safety
 /// `builder` is NULL or a live builder.

@@ -468,7 +468,8 @@ pub unsafe extern "C" fn ens_upload_options_set_region(
 /// `ENS_OSS_SIGNATURE_V1` (1) or `ENS_OSS_SIGNATURE_V4` (2), as an `int`.
 /// V4 without a known region fails when the upload starts. Returns
 /// `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL `options` or another
-/// value. Not thread-safe per options object.
+/// value. The options stay owned by the caller. Not thread-safe per
+/// options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.
