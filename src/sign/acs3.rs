@@ -38,7 +38,7 @@ impl std::fmt::Debug for Acs3Signature {
             )
             .field("string_to_sign", &self.string_to_sign)
             .field("signed_headers", &self.signed_headers)
-            .field("signature", &"<redacted>")
+            .field("signature", &crate::redact::REDACTED)
             .finish()
     }
 }

@@ -114,7 +114,7 @@ impl std::fmt::Debug for OssV1Signature {
                 "string_to_sign",
                 &crate::redact::tokens(&self.string_to_sign),
             )
-            .field("signature", &"<redacted>")
+            .field("signature", &crate::redact::REDACTED)
             .finish()
     }
 }

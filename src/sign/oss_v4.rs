@@ -68,7 +68,7 @@ impl std::fmt::Debug for OssV4Signature {
                 &crate::redact::tokens(&self.canonical_request),
             )
             .field("string_to_sign", &self.string_to_sign)
-            .field("signature", &"<redacted>")
+            .field("signature", &crate::redact::REDACTED)
             .field("scope", &self.scope)
             .field("additional_headers", &self.additional_headers)
             .finish()

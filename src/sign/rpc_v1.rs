@@ -27,7 +27,7 @@ impl std::fmt::Debug for RpcV1Signature {
         f.debug_struct("RpcV1Signature")
             .field("canonical_query", &redact(&self.canonical_query))
             .field("string_to_sign", &redact(&self.string_to_sign))
-            .field("signature", &"<redacted>")
+            .field("signature", &crate::redact::REDACTED)
             .finish()
     }
 }

@@ -47,6 +47,18 @@ static void bad_arguments(void) {
     CHECK_STATUS(ens_client_builder_set_signature(NULL, 0), ENS_ERR_INVALID_ARGUMENT, NULL);
     ens_client_builder_free(b);
 
+    /* Backoff delays no deadline could hold: refused at build, naming the
+     * setter (they once panicked, or aborted, at the first retry). */
+    ens_client_builder *huge = emu_builder(env("ENS_TEST_V4_ENDPOINT"), env("ENS_TEST_ACCESS_KEY_ID"),
+                                           env("ENS_TEST_ACCESS_KEY_SECRET"), NULL);
+    CHECK_STATUS(ens_client_builder_set_retry_backoff_ms(huge, UINT64_MAX, UINT64_MAX), ENS_OK, NULL);
+    ens_client *none = NULL;
+    ens_error *err = NULL;
+    CHECK_STATUS(ens_client_builder_build(huge, &none, &err), ENS_ERR_CONFIG, err);
+    CHECK(none == NULL);
+    CHECK_CONTAINS(ens_error_message(err), "ens_client_builder_set_retry_backoff_ms");
+    ens_error_free(err);
+
     ens_upload_options *o = ens_upload_options_new();
     CHECK_STATUS(ens_upload_options_set_oss_signature(o, 9), ENS_ERR_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(ens_upload_options_set_region(o, "oss-cn-hangzhou"), ENS_ERR_INVALID_INPUT, NULL);
