@@ -13,11 +13,10 @@
 //! (`20240102T030405Z`, whose first eight characters are the scope date).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ::time::format_description::well_known::Rfc3339;
-use ::time::format_description::BorrowedFormatItem;
 use ::time::{OffsetDateTime, PrimitiveDateTime};
 
 /// A `Date` further than this from the (corrected) local clock resets the
@@ -205,24 +204,53 @@ pub(crate) fn format_http_date(unix: i64) -> String {
     out
 }
 
-/// The IMF-fixdate layout, parsed once.
-fn http_date_format() -> &'static [BorrowedFormatItem<'static>] {
-    static FORMAT: OnceLock<Vec<BorrowedFormatItem<'static>>> = OnceLock::new();
-    FORMAT.get_or_init(|| {
-        ::time::format_description::parse(
-            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
-        )
-        .unwrap_or_default()
-    })
-}
-
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC
 /// 9110 requires of `Date`, into Unix seconds. A year outside 1 to 9999, a
-/// day that does not exist is `None`; the weekday
-/// is read but not checked against the date.
+/// day that does not exist or a malformed field is `None`; the weekday is
+/// read but not checked against the date.
+///
+/// Every answer's `Date` goes through here, so the fixed layout is read by
+/// position and only the calendar check and arithmetic are the `time`
+/// crate's (its format-description parser cost a client call 2 µs).
 pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
-    let t = PrimitiveDateTime::parse(s, http_date_format()).ok()?;
-    (t.year() >= 1).then(|| t.assume_utc().unix_timestamp())
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let b = s.as_bytes();
+    if b.len() != 29
+        || &b[3..5] != b", "
+        || b[7] != b' '
+        || b[11] != b' '
+        || b[16] != b' '
+        || b[19] != b':'
+        || b[22] != b':'
+        || &b[25..] != b" GMT"
+        || !b[..3].iter().all(u8::is_ascii_alphabetic)
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u16> {
+        b[range].iter().try_fold(0u16, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+        })
+    };
+    let month = MONTHS.iter().position(|m| &b[8..11] == *m)?;
+    let month = ::time::Month::try_from(u8::try_from(month + 1).ok()?).ok()?;
+    let year = i32::from(num(12..16)?);
+    let date =
+        ::time::Date::from_calendar_date(year, month, u8::try_from(num(5..7)?).ok()?).ok()?;
+    let time = ::time::Time::from_hms(
+        u8::try_from(num(17..19)?).ok()?,
+        u8::try_from(num(20..22)?).ok()?,
+        u8::try_from(num(23..25)?).ok()?,
+    )
+    .ok()?;
+    (year >= 1).then(|| {
+        PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp()
+    })
 }
 
 /// Parses `YYYY-MM-DDThh:mm:ss[.fraction]Z` (UTC only) into Unix seconds.
