@@ -88,3 +88,23 @@ fn a_wrong_secret_is_refused_as_a_signature_mismatch() {
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
     assert!(!e.to_string().contains("not-the-secret"));
 }
+
+#[test]
+fn uploads_ask_where_to_upload_with_acs3_too() {
+    let emu = Emulator::start().unwrap();
+    let data = [9u8; 1000];
+    let out = acs3_client(&emu, emu.sts_credentials())
+        .upload_reader(
+            &PrepareUploadRequest::new("test"),
+            "acs3/k",
+            &data[..],
+            1000,
+            &ens_upload::UploadOptions::new(),
+        )
+        .unwrap();
+    assert_eq!(out.size, 1000);
+    let prepare = emu.requests().into_iter().find(|r| r.path == "/").unwrap();
+    assert!(prepare
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("ACS3-HMAC-SHA256 ")));
+}

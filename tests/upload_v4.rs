@@ -259,3 +259,38 @@ fn a_checkpoint_made_with_v1_resumes_with_v4() {
         "{schemes:?}"
     );
 }
+
+#[test]
+fn an_oss_host_refusing_the_v4_date_for_skew_is_believed_and_signed_again_once() {
+    // ENS on time; the OSS host three hours ahead, so only it refuses.
+    let oss = Emulator::builder()
+        .oss_region(REGION)
+        .oss_refuse_v1()
+        .clock_skew_secs(3 * 3600)
+        .start()
+        .unwrap();
+    let ens = Emulator::builder()
+        .oss_endpoint(oss.addr().to_string())
+        .start()
+        .unwrap();
+    let c = client(&ens, ens.credentials());
+    let f = TempFile::new("skew.bin", 1000);
+    let out = c
+        .upload_file(
+            &PrepareUploadRequest::new("test"),
+            "v4/skew.bin",
+            &f.0,
+            &UploadOptions::new()
+                .region(REGION)
+                .allow_upload_host(oss.addr().to_string()),
+        )
+        .unwrap();
+    assert_eq!(out.size, 1000);
+    let codes: Vec<Option<String>> = oss.requests().iter().map(|r| r.code.clone()).collect();
+    assert_eq!(
+        codes,
+        [Some("RequestTimeTooSkewed".to_owned()), None],
+        "one refusal, then the same PutObject signed with the corrected date"
+    );
+    assert!((c.clock_offset() - 3 * 3600).abs() <= 5);
+}
