@@ -26,58 +26,18 @@ impl Endpoint {
         let Some((scheme, rest)) = url.split_once("://") else {
             return bad("missing scheme");
         };
-        let https = match scheme.to_ascii_lowercase().as_str() {
-            "https" => true,
-            "http" => false,
-            _ => return bad("the scheme must be http or https"),
+        let https = if scheme.eq_ignore_ascii_case("https") {
+            true
+        } else if scheme.eq_ignore_ascii_case("http") {
+            false
+        } else {
+            return bad("the scheme must be http or https");
         };
         let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.is_empty() {
-            return bad("missing host");
-        }
-        if authority.contains(['/', '?', '#']) {
-            return bad("no path, query or fragment is allowed");
-        }
-        if authority.contains('@') {
-            return bad("no user name or password is allowed");
-        }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let Some((addr, after)) = v6.split_once(']') else {
-                return bad("unclosed '[' in IPv6 host");
-            };
-            if addr.parse::<std::net::Ipv6Addr>().is_err() {
-                return bad("invalid IPv6 address");
-            }
-            let port = match after {
-                "" => None,
-                p => match p.strip_prefix(':') {
-                    Some(p) => Some(p),
-                    None => return bad("unexpected text after ']'"),
-                },
-            };
-            (&authority[..addr.len() + 2], port)
-        } else {
-            match authority.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
+        let (host, port) = match split_authority(authority) {
+            Ok(parts) => parts,
+            Err(why) => return bad(why),
         };
-        if host.is_empty() {
-            return bad("missing host");
-        }
-        if !host.starts_with('[')
-            && !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-        {
-            return bad("the host may only hold letters, digits, '-', '_' and '.'");
-        }
-        if let Some(p) = port {
-            match p.parse::<u16>() {
-                Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => {}
-                _ => return bad("the port must be a number from 1 to 65535"),
-            }
-        }
         let base = format!(
             "{}://{}{}",
             if https { "https" } else { "http" },
@@ -130,6 +90,61 @@ impl Endpoint {
             .and_then(|(_, p)| p.parse().ok())
             .unwrap_or(if self.https { 443 } else { 80 })
     }
+}
+
+/// Checks `host[:port]` (IPv6 in brackets) without allocating: every
+/// request's answer passes through here. Returns the host and the port as
+/// written, or why the text is not an authority.
+pub(crate) fn split_authority(
+    authority: &str,
+) -> std::result::Result<(&str, Option<&str>), &'static str> {
+    if authority.is_empty() {
+        return Err("missing host");
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err("no path, query or fragment is allowed");
+    }
+    if authority.contains('@') {
+        return Err("no user name or password is allowed");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let Some((addr, after)) = v6.split_once(']') else {
+            return Err("unclosed '[' in IPv6 host");
+        };
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err("invalid IPv6 address");
+        }
+        let port = match after {
+            "" => None,
+            p => match p.strip_prefix(':') {
+                Some(p) => Some(p),
+                None => return Err("unexpected text after ']'"),
+            },
+        };
+        (&authority[..addr.len() + 2], port)
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("missing host");
+    }
+    if !host.starts_with('[')
+        && !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    {
+        return Err("the host may only hold letters, digits, '-', '_' and '.'");
+    }
+    if let Some(p) = port {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => return Err("the port must be a number from 1 to 65535"),
+        }
+    }
+    Ok((host, port))
 }
 
 #[cfg(test)]

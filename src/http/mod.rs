@@ -23,7 +23,7 @@ use crate::clock::{self, ClockOffset};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result, TransportKind};
 
-pub(crate) use endpoint::Endpoint;
+pub(crate) use endpoint::{split_authority, Endpoint};
 pub(crate) use proxy::ProxySetting;
 pub(crate) use resolve::CachingResolver;
 pub(crate) use retry::{server_retry_after, Attempt, Hints, Limit, Retry, RetryPolicy};
@@ -110,7 +110,9 @@ impl Session {
     /// is the caller's to decode. The hints tell the retry loop what the
     /// server asked for and whether the clock moved.
     pub(crate) fn exchange(&self, request: Request<'_, '_>) -> (Result<Answer>, Hints) {
-        let started = Instant::now();
+        // Timed only when the line is logged.
+        let started = log::log_enabled!(log::Level::Debug).then(Instant::now);
+        let elapsed_ms = move || started.map_or(0, |t| t.elapsed().as_millis());
         let (op, number, https) = (request.op, request.attempt.number, request.https);
         let signed_offset = request.signed_offset;
         let learns_clock = request.learns_clock;
@@ -123,7 +125,7 @@ impl Session {
                 let e = transport_error(e, https);
                 log::debug!(
                     "{op} attempt {number}: failed after {} ms: {e}",
-                    started.elapsed().as_millis()
+                    elapsed_ms()
                 );
                 return (Err(e), hints);
             }
@@ -146,7 +148,7 @@ impl Session {
         }
         log::debug!(
             "{op} attempt {number}: HTTP {status} in {} ms, request id {}",
-            started.elapsed().as_millis(),
+            elapsed_ms(),
             header("x-acs-request-id")
                 .or_else(|| header("x-oss-request-id"))
                 .unwrap_or("-")

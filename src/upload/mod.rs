@@ -69,7 +69,7 @@ pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
 /// Checks a `PrepareUpload` answer's `BucketName` and `Endpoint` with the
 /// rules the upload path applies, for callers that only prepare.
 pub(crate) fn check_prepared(bucket: &str, endpoint: &str) -> Result<()> {
-    Target::new(bucket, endpoint, false, None, false).map(|_| ())
+    target::check_answer(bucket, endpoint)
 }
 
 use checkpoint::{local_io, FileIdentity};

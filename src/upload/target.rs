@@ -62,21 +62,9 @@ impl Target {
         force_https: Option<bool>,
         force_path_style: bool,
     ) -> Result<Target> {
-        if !is_valid_oss_bucket(bucket) {
-            return Err(bad_answer(format!(
-                "PrepareUpload returned BucketName {:?}, which is not a valid OSS bucket name",
-                crate::prepare_upload::truncate_for_message(bucket)
-            )));
-        }
+        check_answer(bucket, endpoint)?;
         let (scheme_https, authority) = match endpoint.split_once("://") {
-            Some((s, rest)) if s.eq_ignore_ascii_case("https") => (Some(true), rest),
-            Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Some(false), rest),
-            Some(_) => {
-                return Err(bad_answer(format!(
-                    "PrepareUpload returned Endpoint {:?} with a scheme other than http(s)",
-                    crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(endpoint))
-                )))
-            }
+            Some((s, rest)) => (Some(s.eq_ignore_ascii_case("https")), rest),
             None => (None, endpoint),
         };
         let authority = authority.strip_suffix('/').unwrap_or(authority);
@@ -161,6 +149,39 @@ pub(crate) fn is_valid_oss_bucket(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+/// Checks a `PrepareUpload` answer's `BucketName` and `Endpoint` with the
+/// rules [`Target::new`] applies, without building one: every prepare
+/// answer passes through here, so nothing is allocated unless it fails.
+pub(crate) fn check_answer(bucket: &str, endpoint: &str) -> Result<()> {
+    if !is_valid_oss_bucket(bucket) {
+        return Err(bad_answer(format!(
+            "PrepareUpload returned BucketName {:?}, which is not a valid OSS bucket name",
+            crate::prepare_upload::truncate_for_message(bucket)
+        )));
+    }
+    let authority = match endpoint.split_once("://") {
+        Some((s, rest)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => {
+            rest
+        }
+        Some(_) => {
+            return Err(bad_answer(format!(
+                "PrepareUpload returned Endpoint {:?} with a scheme other than http(s)",
+                crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(endpoint))
+            )))
+        }
+        None => endpoint,
+    };
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    crate::http::split_authority(authority)
+        .map(|_| ())
+        .map_err(|_| {
+            bad_answer(format!(
+                "PrepareUpload returned Endpoint {:?}, which is not host[:port]",
+                crate::prepare_upload::truncate_for_message(&crate::redact::userinfo(endpoint))
+            ))
+        })
 }
 
 impl Target {
