@@ -121,10 +121,29 @@ fn signatures_are_chosen_with_flags_and_bad_values_are_usage_errors() {
         "{}",
         v4.stderr
     );
+    let bad_host = run(
+        &home,
+        &[
+            "--emulator",
+            "--bucket",
+            "test",
+            "--file",
+            file.to_str().unwrap(),
+            "--allow-upload-host",
+            "a/b",
+        ],
+    );
+    assert_eq!(bad_host.status.code(), Some(1), "{}", bad_host.describe());
+    assert!(
+        bad_host.stderr.contains("allowed upload host"),
+        "{}",
+        bad_host.stderr
+    );
     for bad in [
         &["--signature", "v9"][..],
         &["--oss-signature", "v5", "--file", "x"][..],
         &["--region", "cn-hangzhou"][..],
+        &["--allow-upload-host", "oss.example"][..],
     ] {
         let mut args = vec!["--emulator", "--bucket", "test"];
         args.extend_from_slice(bad);

@@ -3,9 +3,14 @@
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
 //!                [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
-//!                 [--oss-signature v1|v4]] [--signature rpc-v1|acs3] [-v | --verbose]...
+//!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...]
+//!                [--signature rpc-v1|acs3] [-v | --verbose]...
 //! ```
 //!
+//! `--allow-upload-host HOST` (repeatable: `host`, `host:port`, `*.domain`)
+//! lets the upload go to a host the PrepareUpload answer names beyond the
+//! default policy (`*.aliyuncs.com` for Alibaba Cloud, else the ENS
+//! endpoint's own origin).
 //! `--region` names the bucket's region (`cn-hangzhou`), so the upload
 //! signs with OSS signature V4, which accounts and buckets created since
 //! 2025 require; `--oss-signature` forces one. `--signature` chooses how
@@ -50,11 +55,13 @@ struct Args {
     signature: Signature,
     region: Option<String>,
     oss_signature: Option<OssSignature>,
+    allow_upload_hosts: Vec<String>,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
                       [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
-                       [--oss-signature v1|v4]] [--signature rpc-v1|acs3] [-v | --verbose]...";
+                       [--oss-signature v1|v4] [--allow-upload-host HOST]...] [--signature rpc-v1|acs3]
+                      [-v | --verbose]...";
 
 fn parse_args() -> Result<Args, String> {
     // OsString: a path need not be UTF-8; every other value must be.
@@ -65,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
     let mut verbose = 0u8;
     let mut signature = Signature::RpcV1;
     let (mut region, mut oss_signature) = (None, None);
+    let mut allow_upload_hosts = Vec::new();
     while let Some(arg) = args.next() {
         let mut value_os = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         let mut value = |name: &str| {
@@ -95,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--region" => region = Some(value("--region")?),
+            "--allow-upload-host" => allow_upload_hosts.push(value("--allow-upload-host")?),
             "--oss-signature" => {
                 oss_signature = Some(match value("--oss-signature")?.as_str() {
                     "v1" => OssSignature::V1,
@@ -116,9 +125,16 @@ fn parse_args() -> Result<Args, String> {
         return Err("--emulator and --endpoint exclude each other".into());
     }
     if file.is_none()
-        && (key.is_some() || checkpoint.is_some() || region.is_some() || oss_signature.is_some())
+        && (key.is_some()
+            || checkpoint.is_some()
+            || region.is_some()
+            || oss_signature.is_some()
+            || !allow_upload_hosts.is_empty())
     {
-        return Err("--key, --checkpoint, --region and --oss-signature need --file".into());
+        return Err(
+            "--key, --checkpoint, --region, --oss-signature and --allow-upload-host need --file"
+                .into(),
+        );
     }
     // A URL the client would refuse is a usage error, told before anything
     // else happens (any credentials do for the check).
@@ -145,6 +161,7 @@ fn parse_args() -> Result<Args, String> {
         signature,
         region,
         oss_signature,
+        allow_upload_hosts,
     })
 }
 
@@ -278,6 +295,9 @@ fn upload(
     }
     if let Some(s) = args.oss_signature {
         options = options.oss_signature(s);
+    }
+    for host in &args.allow_upload_hosts {
+        options = options.allow_upload_host(host.clone());
     }
     let bar = std::io::stderr().is_terminal();
     if bar {
