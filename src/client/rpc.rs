@@ -114,9 +114,14 @@ fn send_rpc_v1(
     };
     sign::percent_encode_into(&mut url, &signed.signature);
 
-    let action_header = match crate::http::header_value("Action", action) {
-        Ok(v) => v,
-        Err(e) => return (Err(e), Hints::default()),
+    // The action every upload sends needs no copy.
+    let action_header = if action == "PrepareUpload" {
+        HeaderValue::from_static("PrepareUpload")
+    } else {
+        match crate::http::header_value("Action", action) {
+            Ok(v) => v,
+            Err(e) => return (Err(e), Hints::default()),
+        }
     };
     let headers = vec![
         (X_ACS_ACTION, action_header),
