@@ -137,7 +137,9 @@
 //! ## The C API
 //!
 //! C and C++ programs include `include/ens_upload.h` and link
-//! `libens_upload.a` or `libens_upload.so` (`cargo build --release --lib`).
+//! `libens_upload.a` or `libens_upload.so`. The crate itself is an rlib, so
+//! a Rust program that depends on it builds neither: `make` builds them
+//! (`cargo rustc --release --lib --crate-type staticlib`, then `cdylib`).
 //! The functions are in [`ffi`]; the rules they all follow (ownership,
 //! strings, errors, threads, panics) and how to build, link and install are
 //! in `docs/c-api.md`.
