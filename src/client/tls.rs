@@ -6,7 +6,7 @@
 //! - neither: only `http://` endpoints, e.g. behind a TLS-terminating proxy;
 //!   an https endpoint is refused at `build()` with a message saying so.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ureq::config::ConfigBuilder;
 use ureq::typestate::AgentScope;
@@ -132,7 +132,7 @@ fn bundled_roots() -> Result<Vec<ureq::tls::Certificate<'static>>> {
 
 /// Every certificate of a PEM file; an error when there is none.
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
-fn read_pem_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+fn read_pem_certs(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
     use ureq::tls::PemItem;
     // A CA bundle is a few hundred KiB; 16 MiB is plenty, and a FIFO
     // fails at once instead of blocking build().
