@@ -1,0 +1,191 @@
+//! What a user meets in the first hour, as errors that name the place and
+//! the fix: transport failures naming the host and port (or the proxy) they
+//! were about, an `https://` URL aimed at a plain-HTTP server failing at once
+//! as a TLS error that says so, the bucket naming rule and the emulator's
+//! buckets in bucket errors, and an unwritable checkpoint directory found
+//! before anything is sent.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use ens_upload::emulator::Emulator;
+use ens_upload::{Client, Credentials, Error, PrepareUploadRequest, TransportKind, UploadOptions};
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn client(endpoint: &str) -> ens_upload::ClientBuilder {
+    Client::builder()
+        .endpoint(endpoint)
+        .credentials(Credentials::access_key("id", "SECRET-DO-NOT-LEAK"))
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(1))
+        .retries(0)
+}
+
+fn transport(e: &Error) -> (TransportKind, String) {
+    match e {
+        Error::Transport { kind, message, .. } => (*kind, message.clone()),
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_refused_connection_names_the_host_and_port() {
+    let port = closed_port();
+    let e = client(&format!("http://127.0.0.1:{port}"))
+        .no_proxy()
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    let (kind, message) = transport(&e);
+    assert_eq!(kind, TransportKind::Connect, "{e}");
+    assert!(
+        message.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{e}"
+    );
+    // Never the URL's path or query (the signature, a token).
+    assert!(
+        !message.contains('?') && !message.contains("Signature"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_named() {
+    // .invalid never resolves (RFC 6761).
+    let e = client("http://ens.example.invalid:8080")
+        .no_proxy()
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    let (kind, message) = transport(&e);
+    assert_eq!(kind, TransportKind::Dns, "{e}");
+    assert!(
+        message.contains("cannot resolve ens.example.invalid:8080"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_refused_proxy_is_named_with_the_host_it_was_for() {
+    let port = closed_port();
+    let e = client("http://ens.example.com")
+        .proxy(format!("http://user:proxy-password@127.0.0.1:{port}"))
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    let (kind, message) = transport(&e);
+    assert_eq!(kind, TransportKind::Connect, "{e}");
+    assert!(
+        message.contains(&format!(
+            "cannot connect to proxy 127.0.0.1:{port} (for ens.example.com:80)"
+        )),
+        "{e}"
+    );
+    assert!(!message.contains("proxy-password"), "{e}");
+}
+
+#[test]
+fn a_timeout_names_the_host_and_port() {
+    // Accepts and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let e = client(&format!("http://{addr}"))
+        .no_proxy()
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    let (kind, message) = transport(&e);
+    assert_eq!(kind, TransportKind::Timeout, "{e}");
+    assert!(message.starts_with(&format!("{addr}: ")), "{e}");
+}
+
+#[test]
+fn an_unreachable_oss_host_is_named() {
+    let port = closed_port();
+    let emu = Emulator::builder()
+        .oss_endpoint(format!("127.0.0.1:{port}"))
+        .start()
+        .unwrap();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .retries(0)
+        .build()
+        .unwrap();
+    let e = client
+        .upload_reader(
+            &PrepareUploadRequest::new("test"),
+            "k",
+            &b"hello"[..],
+            5,
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
+        )
+        .unwrap_err();
+    let (kind, message) = transport(&e);
+    assert_eq!(kind, TransportKind::Connect, "{e}");
+    assert!(
+        message.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{e}"
+    );
+}
+
+/// `https://` to the emulator, which speaks plain HTTP: it answers the
+/// ClientHello with a 400 at once, and the client reports a TLS error that
+/// says so, after one attempt (a TLS error is not retried), instead of a
+/// connect timeout after every retry.
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+#[test]
+fn https_to_a_plain_http_server_is_a_tls_error_that_says_so() {
+    let emu = Emulator::start().unwrap();
+    let https = emu.endpoint().replace("http://", "https://");
+    let e = Client::builder()
+        .endpoint(&https)
+        .credentials(emu.credentials())
+        .no_proxy()
+        .build()
+        .unwrap()
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap_err();
+    let (kind, message) = transport(&e);
+    assert_eq!(kind, TransportKind::Tls, "{e}");
+    assert!(
+        message.contains(&format!(
+            "{} answered the TLS handshake in plain HTTP",
+            emu.addr()
+        )) && message.contains("http://"),
+        "{e}"
+    );
+    assert_eq!(e.attempts(), 1, "{e}");
+}
+
+#[test]
+fn the_emulator_still_serves_a_request_after_blank_lines() {
+    // The check for a non-HTTP first byte lets stray CRLFs through.
+    let emu = Emulator::start().unwrap();
+    let answer = common::raw_exchange(
+        emu.addr(),
+        "\r\nHEAD /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(!answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
