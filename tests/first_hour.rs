@@ -189,3 +189,77 @@ fn the_emulator_still_serves_a_request_after_blank_lines() {
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
     assert!(!answer.starts_with("HTTP/1.1 400"), "{answer}");
 }
+
+#[test]
+fn an_invalid_bucket_name_error_gives_the_naming_rule() {
+    let emu = Emulator::start().unwrap();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("Bad_Name"))
+        .unwrap_err();
+    let api = e.api().expect("an API error");
+    assert_eq!(api.code, "InvalidBucketName");
+    assert!(
+        api.message
+            .starts_with("Specified parameter BucketName is not valid (")
+            && api.message.contains(ens_upload::response::BUCKET_NAME_RULE),
+        "{e}"
+    );
+    assert!(e.to_string().contains("3 to 63"), "{e}");
+}
+
+#[test]
+fn the_emulator_lists_its_buckets_in_no_such_bucket() {
+    let emu = Emulator::builder().bucket("videos").start().unwrap();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    let e = client
+        .prepare_upload(&PrepareUploadRequest::new("nosuch"))
+        .unwrap_err();
+    let api = e.api().expect("an API error");
+    assert_eq!(api.code, "NoSuchBucket");
+    assert!(
+        api.message.contains("This emulator knows: test, videos")
+            && api.message.contains("--bucket"),
+        "{e}"
+    );
+
+    // The OSS side names its physical buckets and the names they stand for:
+    // here PrepareUpload (on `ens`) hands out a bucket the OSS side (`emu`)
+    // does not have.
+    let ens = Emulator::builder()
+        .bucket("elsewhere")
+        .oss_endpoint(emu.addr().to_string())
+        .start()
+        .unwrap();
+    let e = Client::builder()
+        .endpoint(ens.endpoint())
+        .credentials(ens.credentials())
+        .build()
+        .unwrap()
+        .upload_reader(
+            &PrepareUploadRequest::new("elsewhere"),
+            "k",
+            &b"hello"[..],
+            5,
+            &UploadOptions::new().allow_upload_host("127.0.0.1"),
+        )
+        .unwrap_err();
+    let api = e.api().expect("an API error");
+    assert_eq!(api.code, "NoSuchBucket", "{e}");
+    assert!(
+        api.message.contains(&format!(
+            "This emulator's buckets: {} (for test), {} (for videos)",
+            emu.oss_bucket_for("test"),
+            emu.oss_bucket_for("videos")
+        )),
+        "{e}"
+    );
+}

@@ -277,10 +277,21 @@ impl Session<'_> {
             .iter()
             .any(|b| physical_bucket(b) == bucket);
         if !known {
+            let mut names: Vec<String> = self
+                .shared
+                .config
+                .buckets
+                .iter()
+                .map(|b| format!("{} (for {b})", physical_bucket(b)))
+                .collect();
+            names.sort_unstable();
             return Err(failure(
                 404,
                 "NoSuchBucket",
-                "The specified bucket does not exist.",
+                format!(
+                    "The specified bucket does not exist. This emulator's buckets: {}; upload to the bucket PrepareUpload answered.",
+                    names.join(", ")
+                ),
             ));
         }
         if key.is_empty() {
