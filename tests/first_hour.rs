@@ -263,3 +263,65 @@ fn the_emulator_lists_its_buckets_in_no_such_bucket() {
         "{e}"
     );
 }
+
+/// A checkpoint that could not be written is found before anything is
+/// sent, for a multipart file and for one that goes in one PutObject.
+#[test]
+fn an_unwritable_checkpoint_directory_fails_before_anything_is_sent() {
+    let dir = common::TempDir::new("unwritable-checkpoint");
+    let small = dir.write("small.bin", vec![7u8; 1000]);
+    let large = dir.write("large.bin", vec![9u8; 300_000]);
+    // A regular file where a directory should be (root ignores permission
+    // bits, so a read-only directory would not do in every test run).
+    let not_a_dir = dir.write("not-a-dir", b"x");
+    let emu = Emulator::start().unwrap();
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    for checkpoint in [dir.join("missing/dir/c.ckpt"), not_a_dir.join("c.ckpt")] {
+        for file in [&small, &large] {
+            let options = UploadOptions::new()
+                .part_size(100 * 1024)
+                .multipart_threshold(100 * 1024)
+                .checkpoint(&checkpoint);
+            let e = client
+                .upload_file(&PrepareUploadRequest::new("test"), "k", file, &options)
+                .unwrap_err();
+            match &e {
+                Error::LocalIo { path, reason, .. } => {
+                    assert_eq!(path, &checkpoint, "{e}");
+                    // (ENOTDIR is met already when the checkpoint is read.)
+                    assert!(
+                        reason.contains("the checkpoint cannot be written in")
+                            || reason.contains("cannot read the checkpoint"),
+                        "{e}"
+                    );
+                }
+                other => panic!("expected LocalIo, got {other:?}"),
+            }
+            assert!(
+                emu.requests().is_empty(),
+                "sent before the checkpoint was checked: {:?}",
+                emu.requests()
+            );
+        }
+    }
+    // Nothing is left beside a checkpoint that can be written.
+    let ok = dir.join("ok.ckpt");
+    client
+        .upload_file(
+            &PrepareUploadRequest::new("test"),
+            "k",
+            &small,
+            &UploadOptions::new().checkpoint(&ok),
+        )
+        .unwrap();
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["large.bin", "not-a-dir", "small.bin"]);
+}

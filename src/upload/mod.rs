@@ -430,6 +430,7 @@ pub(crate) fn upload_file(
     let identity = FileIdentity::of(&meta);
     if let Some(checkpoint) = &options.checkpoint {
         checkpoint::refuse_foreign(checkpoint, &identity)?;
+        journal::check_writable(checkpoint)?;
     }
     let source = Source::File { path, identity };
     upload_source(up, request, key, &source, meta.len(), options)
