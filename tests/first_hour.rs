@@ -325,3 +325,79 @@ fn an_unwritable_checkpoint_directory_fails_before_anything_is_sent() {
     left.sort();
     assert_eq!(left, ["large.bin", "not-a-dir", "small.bin"]);
 }
+
+/// A callback slower than the link: while it is busy, parts keep being
+/// stored. Being more than a MiB per thread behind, its next call hears the
+/// count as it is then (not the one queued when it started to lag), and the
+/// cancel reports the bytes the server stored: exactly the parts the
+/// checkpoint lists, which a resume skips.
+#[test]
+fn a_slow_callback_hears_the_latest_count_and_a_cancel_reports_what_was_stored() {
+    use std::sync::{Arc, Mutex};
+    const PART: u64 = 100 * 1024;
+    let dir = common::TempDir::new("slow-callback");
+    let path = dir.write("f.bin", vec![5u8; 60 * PART as usize]);
+    let ckpt = dir.join("f.ckpt");
+    let emu = Arc::new(Emulator::start().unwrap());
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .build()
+        .unwrap();
+    let stored_parts = {
+        let emu = Arc::clone(&emu);
+        move || {
+            emu.requests()
+                .iter()
+                .filter(|r| r.param("partNumber").is_some() && r.status == 200)
+                .count() as u64
+        }
+    };
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let options = {
+        let heard = Arc::clone(&heard);
+        let stored_parts = stored_parts.clone();
+        UploadOptions::new()
+            .part_size(PART)
+            .multipart_threshold(PART)
+            .threads(2)
+            .checkpoint(&ckpt)
+            .on_progress(move |done, _| {
+                let mut heard = heard.lock().unwrap();
+                heard.push(done);
+                match heard.len() {
+                    // The first count after the start: busy until 30 parts
+                    // (3 MB, more than a MiB per thread) are stored; the
+                    // workers go on meanwhile.
+                    2 => {
+                        let deadline = std::time::Instant::now() + common::EVENT_WAIT;
+                        while stored_parts() < 30 && std::time::Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        ens_upload::ProgressAction::Continue
+                    }
+                    3 => ens_upload::ProgressAction::Cancel,
+                    _ => ens_upload::ProgressAction::Continue,
+                }
+            })
+    };
+    let e = client
+        .upload_file(&PrepareUploadRequest::new("test"), "f", &path, &options)
+        .unwrap_err();
+    let heard = heard.lock().unwrap().clone();
+    assert!(
+        heard.len() >= 3 && heard[2] >= 30 * PART,
+        "the third call heard a stale count: {heard:?}"
+    );
+    let Error::Cancelled {
+        bytes_done, total, ..
+    } = e
+    else {
+        panic!("expected Cancelled, got {e:?}")
+    };
+    assert_eq!(total, 60 * PART);
+    let listed = common::checkpoint_parts(&ckpt).expect("the checkpoint is kept");
+    assert!(listed.len() >= 30, "{listed:?}");
+    assert_eq!(bytes_done, listed.len() as u64 * PART, "{listed:?}");
+    assert_eq!(bytes_done, stored_parts() * PART);
+}
