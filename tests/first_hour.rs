@@ -401,3 +401,81 @@ fn a_slow_callback_hears_the_latest_count_and_a_cancel_reports_what_was_stored()
     assert_eq!(bytes_done, listed.len() as u64 * PART, "{listed:?}");
     assert_eq!(bytes_done, stored_parts() * PART);
 }
+
+/// An emulator with a data directory keeps its objects and unfinished
+/// uploads, and its port: an upload cancelled with one emulator resumes
+/// against the next one started on the same directory. One directory
+/// serves one emulator at a time.
+#[test]
+fn an_emulator_data_dir_keeps_uploads_across_runs() {
+    const PART: u64 = 100 * 1024;
+    let dir = common::TempDir::new("emulator-data-dir");
+    let data_dir = dir.join("emulator");
+    let data: Vec<u8> = (0..10 * PART).map(|i| (i % 251) as u8).collect();
+    let path = dir.write("f.bin", &data);
+    let small = dir.write("small.bin", b"kept across runs");
+    let ckpt = dir.join("f.ckpt");
+    let upload = |emu: &Emulator, cancel_after: Option<u64>| {
+        let client = Client::builder()
+            .endpoint(emu.endpoint())
+            .credentials(emu.credentials())
+            .build()
+            .unwrap();
+        let options = UploadOptions::new()
+            .part_size(PART)
+            .multipart_threshold(PART)
+            .threads(1)
+            .checkpoint(&ckpt)
+            .on_progress(move |done, _| {
+                if cancel_after.is_some_and(|n| done >= n) {
+                    ens_upload::ProgressAction::Cancel
+                } else {
+                    ens_upload::ProgressAction::Continue
+                }
+            });
+        client.upload_file(&PrepareUploadRequest::new("test"), "f", &path, &options)
+    };
+
+    let first = Emulator::builder().data_dir(&data_dir).start().unwrap();
+    let port = first.addr().port();
+    assert_eq!(first.storage_dir(), data_dir.as_path());
+    let e = Emulator::builder().data_dir(&data_dir).start().unwrap_err();
+    assert!(e.to_string().contains("in use by another emulator"), "{e}");
+    Client::builder()
+        .endpoint(first.endpoint())
+        .credentials(first.credentials())
+        .build()
+        .unwrap()
+        .upload_file(
+            &PrepareUploadRequest::new("test"),
+            "small",
+            &small,
+            &UploadOptions::new(),
+        )
+        .unwrap();
+    let e = upload(&first, Some(3 * PART)).unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{e:?}");
+    let listed = common::checkpoint_parts(&ckpt).unwrap();
+    assert!(!listed.is_empty());
+    drop(first);
+    assert!(data_dir.join("store.log").is_file(), "the data stays");
+
+    let second = Emulator::builder().data_dir(&data_dir).start().unwrap();
+    assert_eq!(second.addr().port(), port, "the port is kept when free");
+    let bucket = second.oss_bucket_for("test");
+    assert_eq!(
+        second.oss_object_bytes(&bucket, "small").unwrap(),
+        b"kept across runs"
+    );
+    assert_eq!(second.oss_uploads_in_progress(), 1);
+    let out = upload(&second, None).unwrap();
+    assert_eq!(out.resumed_parts as usize, listed.len());
+    assert_eq!(second.oss_object_bytes(&bucket, "f").unwrap(), data);
+    // Only the resumed upload's remaining parts were sent this time.
+    let parts_sent = second
+        .requests()
+        .iter()
+        .filter(|r| r.param("partNumber").is_some())
+        .count();
+    assert_eq!(parts_sent, 10 - listed.len());
+}
