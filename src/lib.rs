@@ -194,8 +194,18 @@ pub use prepare_upload::{
 };
 pub use upload::{OssSignature, ProgressAction, UploadOptions, UploadResult};
 
-// The README's Rust examples are compiled as doctests, so they cannot drift
-// from the API.
+// The README's and docs/' Rust examples are compiled as doctests, so they
+// cannot drift from the API (the emulator's page needs its feature:
+// `cargo test --doc --features emulator`, as .ci/run runs it).
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/upload.md")]
+struct UploadDocDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/credentials.md")]
+struct CredentialsDocDoctests;
+#[cfg(all(doctest, feature = "emulator"))]
+#[doc = include_str!("../docs/emulator.md")]
+struct EmulatorDocDoctests;
