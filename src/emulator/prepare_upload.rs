@@ -68,7 +68,7 @@ pub(super) fn prepare_upload(
             404,
             "NoSuchBucket",
             format!(
-                "The specified bucket does not exist. This emulator knows: {} (add one with --bucket NAME, or EmulatorBuilder::bucket).",
+                "The specified bucket does not exist. This emulator knows: {} (more: the standalone emulator's --bucket NAME, or EmulatorBuilder::bucket).",
                 known_buckets(shared)
             ),
         ));
