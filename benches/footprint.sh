@@ -21,11 +21,11 @@ native_libs() {
 # extra cargo flags), with --gc-sections as the README's link line has it.
 size_of_c_example() {
   local profile=$1 dir=$2; shift 2
-  # native_libs rebuilds the library as a staticlib only; build the
-  # artifact a user gets (all crate types) after it.
+  # The static library as `make staticlib` builds it (native_libs builds
+  # the same one).
   local libs
   libs=$(native_libs "$profile" "$@")
-  cargo build --quiet --profile "$profile" --lib "$@"
+  cargo rustc --quiet --profile "$profile" --lib --crate-type staticlib "$@"
   cc -O2 -Iinclude examples/c/prepare_upload.c "target/$dir/libens_upload.a" $libs \
     -Wl,--gc-sections -o "$out/prepare_upload-$profile"
   strip "$out/prepare_upload-$profile"
@@ -45,7 +45,7 @@ strip "$out/prepare_upload-staticonly"
 minsize_static_only=$(stat -c %s "$out/prepare_upload-staticonly")
 minsize_native=$(size_of_c_example min-size min-size --no-default-features --features native-tls)
 # Back to the default features for what follows.
-cargo build --quiet --profile min-size --lib
+cargo rustc --quiet --profile min-size --lib --crate-type staticlib
 crates=$(cargo tree -e normal --prefix none | awk '{print $1}' | sort -u | grep -vx ens-upload | wc -l)
 
 # Peak RSS of one CLI call (the Rust example), against an emulator in

@@ -1290,9 +1290,10 @@ const char *ens_error_recommend(const struct ens_error *err);
 const char *ens_error_field(const struct ens_error *err);
 
 /**
- * For `ENS_ERR_CANCELLED`: the bytes sent when the upload stopped (what
- * the progress callback last heard); 0 otherwise and for NULL. The error
- * stays owned by the caller. Thread-safe.
+ * For `ENS_ERR_CANCELLED`: the bytes the server had stored when the upload
+ * stopped (the parts finished, those of a resumed call included; a resume
+ * with the checkpoint does not send them again); 0 otherwise and for NULL.
+ * The error stays owned by the caller. Thread-safe.
  *
  * # Safety
  * `err` is NULL or a live error.

@@ -95,7 +95,11 @@ pub enum Error {
     /// set, is kept: the same call later resumes from it.
     #[non_exhaustive]
     Cancelled {
-        /// Bytes sent when it stopped.
+        /// Bytes the server had stored when it stopped: the parts finished
+        /// (those of a resumed call included), or the whole object. With a
+        /// checkpoint, a resume does not send them again; without one, the
+        /// multipart upload was aborted. Not what the callback last heard,
+        /// which counts bytes sent.
         bytes_done: u64,
         /// The size of the whole upload.
         total: u64,
@@ -500,7 +504,7 @@ impl Error {
             ),
             Error::Cancelled { bytes_done, total } => write!(
                 f,
-                "upload cancelled by the progress callback after {bytes_done} of {total} bytes"
+                "upload cancelled by the progress callback, with {bytes_done} of {total} bytes stored"
             ),
             Error::Integrity {
                 what,

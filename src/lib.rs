@@ -137,7 +137,9 @@
 //! ## The C API
 //!
 //! C and C++ programs include `include/ens_upload.h` and link
-//! `libens_upload.a` or `libens_upload.so` (`cargo build --release --lib`).
+//! `libens_upload.a` or `libens_upload.so`. The crate itself is an rlib, so
+//! a Rust program that depends on it builds neither: `make` builds them
+//! (`cargo rustc --release --lib --crate-type staticlib`, then `cdylib`).
 //! The functions are in [`ffi`]; the rules they all follow (ownership,
 //! strings, errors, threads, panics) and how to build, link and install are
 //! in `docs/c-api.md`.
@@ -192,8 +194,18 @@ pub use prepare_upload::{
 };
 pub use upload::{OssSignature, ProgressAction, UploadOptions, UploadResult};
 
-// The README's Rust examples are compiled as doctests, so they cannot drift
-// from the API.
+// The README's and docs/' Rust examples are compiled as doctests, so they
+// cannot drift from the API (the emulator's page needs its feature:
+// `cargo test --doc --features emulator`, as .ci/run runs it).
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/upload.md")]
+struct UploadDocDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/credentials.md")]
+struct CredentialsDocDoctests;
+#[cfg(all(doctest, feature = "emulator"))]
+#[doc = include_str!("../docs/emulator.md")]
+struct EmulatorDocDoctests;

@@ -10,6 +10,11 @@ use crate::prepare_upload::PrepareUploadResponse;
 /// How many bytes of an undecodable body an error keeps.
 pub const BODY_PREFIX_BYTES: usize = 256;
 
+/// What an `InvalidBucketName` answer's message gains: the naming rule the
+/// service applies (OSS bucket naming), which its own message leaves out.
+pub const BUCKET_NAME_RULE: &str = "a bucket name is 3 to 63 characters of lowercase \
+     letters a-z, digits 0-9 and hyphens (-), and starts and ends with a letter or digit";
+
 /// Decodes a body as `T`, for a status the caller already knows is 2xx;
 /// a body that is not `T` is an [`Error::Decode`] carrying `status`.
 pub fn decode_success<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T> {
@@ -54,7 +59,9 @@ pub(crate) fn decode_error(status: u16, body: &[u8], reason: &str) -> Error {
 ///
 /// `our_string_to_sign` is what the client signed; for
 /// `SignatureDoesNotMatch` it is compared with the server's (pass `""` when
-/// unknown). Security tokens in messages are redacted.
+/// unknown). Security tokens in messages are redacted. The message of an
+/// `InvalidBucketName` answer gets the naming rule ([`BUCKET_NAME_RULE`])
+/// after it, in parentheses.
 ///
 /// ```
 /// use ens_upload::{response::decode_error_answer, Error};
@@ -90,7 +97,11 @@ pub fn decode_error_answer(status: u16, body: &[u8], our_string_to_sign: &str) -
     let Some(code) = parsed.code.filter(|c| !c.is_empty()) else {
         return decode_error(status, body, "error response without a Code");
     };
-    let message = parsed.message.unwrap_or_default();
+    let mut message = parsed.message.unwrap_or_default();
+    // The service says the name is invalid, not why: add the rule.
+    if code == "InvalidBucketName" {
+        message = format!("{message} ({BUCKET_NAME_RULE})");
+    }
     let signature_diagnosis =
         (code == "SignatureDoesNotMatch").then(|| diagnose_signature(&message, our_string_to_sign));
     Error::from(ApiError {

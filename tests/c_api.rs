@@ -102,13 +102,29 @@ fn have_cc() -> bool {
     )
 }
 
-/// The static library, fresh. `cargo test` builds the library only as an
-/// rlib for the tests, so this runs `cargo build --lib` (the same cargo and
-/// profile; a no-op when nothing changed) once per test process: a
-/// `libens_upload.a` left by an earlier build is never linked stale. It
-/// builds into `<target>/c-api`: the library's artifacts have no hash in
-/// their names (it is also a cdylib), so a build with other features in the
-/// same directory would replace the rlib the doctests link against.
+/// The shared library's SONAME, as the Makefile gives it:
+/// `libens_upload.so.<major>`, where a 0.x version's major is `0.<minor>`.
+fn soname() -> String {
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    if major == "0" {
+        format!("libens_upload.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))
+    } else {
+        format!("libens_upload.so.{major}")
+    }
+}
+
+/// Where the C libraries of this test run are built: `<target>/c-api`, so
+/// their `cargo rustc` runs never touch the test build's own artifacts.
+fn c_api_target_dir() -> PathBuf {
+    profile_dir().parent().expect("target dir").join("c-api")
+}
+
+/// The static library, fresh, and the shared one beside it. The crate is an
+/// rlib only, so this builds both C libraries the way the Makefile's
+/// `staticlib` and `sharedlib` do (`cargo rustc --lib --crate-type ...`,
+/// the same cargo and profile as this test; a no-op when nothing changed)
+/// once per test process: a `libens_upload.a` left by an earlier build is
+/// never linked stale.
 fn staticlib() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
@@ -117,14 +133,22 @@ fn staticlib() -> &'static Path {
             .file_name()
             .and_then(OsStr::to_str)
             .unwrap_or("debug");
-        let target_dir = test_dir.parent().expect("target dir").join("c-api");
+        let target_dir = c_api_target_dir();
         let lib = target_dir.join(profile).join("libens_upload.a");
-        common::cargo_build(&["--lib"], &target_dir);
-        assert!(
-            lib.exists(),
-            "cargo build --lib did not produce {}",
-            lib.display()
+        common::cargo_rustc(&["--lib", "--crate-type", "staticlib"], &[], &target_dir);
+        let soname = format!("link-arg=-Wl,-soname,{}", soname());
+        common::cargo_rustc(
+            &["--lib", "--crate-type", "cdylib"],
+            &["-C", &soname],
+            &target_dir,
         );
+        for built in [&lib, &lib.with_extension("so")] {
+            assert!(
+                built.exists(),
+                "cargo rustc --lib did not produce {}",
+                built.display()
+            );
+        }
         lib
     })
 }
@@ -1168,37 +1192,49 @@ fn c_tests_with_address_and_undefined_sanitizers() {
     );
 }
 
-/// The example's Makefile and CMakeLists.txt build it against the static
-/// library of this build, and the result works.
+/// The example's Makefile and CMakeLists.txt, run as a user runs them with
+/// `CARGO_TARGET_DIR` set: each asks cargo where its target directory is,
+/// has cargo build the library there (fresh: `staticlib()` built it with the
+/// same command), and the programs work. Pointed at a directory without the
+/// library, each fails saying what to set.
 #[test]
 fn c_example_builds_with_make_and_cmake() {
     if !have_cc() {
         return;
     }
-    let lib_dir = staticlib().parent().expect("lib dir").to_path_buf();
+    staticlib();
     let example_dir = root().join("examples/c");
+    let empty = scratch("example-no-library");
     if require(
         "make",
         Command::new("make").arg("--version"),
         "the example Makefile test",
     ) {
         let out = scratch("example-make");
-        let ran = run(
-            {
-                let mut cmd = Command::new("make");
-                cmd.arg("-C")
-                    .arg(&example_dir)
-                    .arg(format!("LIBDIR={}", lib_dir.display()))
-                    .arg(format!("BUILD_DIR={}", out.display()));
-                cmd
-            },
-            &out,
-            "make",
-            Duration::from_secs(120),
-        );
+        let mut cmd = Command::new("make");
+        cmd.arg("-C")
+            .arg(&example_dir)
+            .arg(format!("PROFILE={}", common::cargo_profile()))
+            .arg(format!("BUILD_DIR={}", out.display()))
+            .env("CARGO_TARGET_DIR", c_api_target_dir());
+        common::without_cargo_test_env(&mut cmd);
+        let ran = run(cmd, &out, "make", Duration::from_secs(600));
         assert!(ran.status.success(), "make failed\n{}", ran.describe());
         check_example(&out.join("prepare_upload"), &out, |_| {}, Runner::Direct);
         check_upload_example(&out.join("upload"), &out, |_| {}, Runner::Direct);
+
+        let mut cmd = Command::new("make");
+        cmd.arg("-C")
+            .arg(&example_dir)
+            .arg(format!("LIBDIR={}", empty.display()))
+            .arg(format!("BUILD_DIR={}", out.display()));
+        let ran = run(cmd, &out, "make-no-library", Duration::from_secs(60));
+        assert!(!ran.status.success(), "{}", ran.describe());
+        assert!(
+            ran.stderr.contains("libens_upload.a not found") && ran.stderr.contains("set LIBDIR"),
+            "make does not say what to set\n{}",
+            ran.describe()
+        );
     }
     if require(
         "cmake",
@@ -1212,16 +1248,24 @@ fn c_example_builds_with_make_and_cmake() {
             .arg(&example_dir)
             .arg("-B")
             .arg(&out)
-            .arg(format!("-DENS_UPLOAD_LIB_DIR={}", lib_dir.display()));
+            .arg(format!("-DENS_UPLOAD_PROFILE={}", common::cargo_profile()))
+            .env("CARGO_TARGET_DIR", c_api_target_dir());
+        common::without_cargo_test_env(&mut configure);
         let ran = run(configure, &out, "cmake-configure", Duration::from_secs(120));
         assert!(
             ran.status.success(),
             "cmake configure failed\n{}",
             ran.describe()
         );
+        // The build runs cargo in the target directory found at configure
+        // time, whatever this environment says.
         let mut build = Command::new("cmake");
-        build.arg("--build").arg(&out);
-        let ran = run(build, &out, "cmake-build", Duration::from_secs(120));
+        build
+            .arg("--build")
+            .arg(&out)
+            .env_remove("CARGO_TARGET_DIR");
+        common::without_cargo_test_env(&mut build);
+        let ran = run(build, &out, "cmake-build", Duration::from_secs(600));
         assert!(
             ran.status.success(),
             "cmake build failed\n{}",
@@ -1229,6 +1273,29 @@ fn c_example_builds_with_make_and_cmake() {
         );
         check_example(&out.join("prepare_upload"), &out, |_| {}, Runner::Direct);
         check_upload_example(&out.join("upload"), &out, |_| {}, Runner::Direct);
+
+        let bad = scratch("example-cmake-no-library");
+        let mut configure = Command::new("cmake");
+        configure
+            .arg("-S")
+            .arg(&example_dir)
+            .arg("-B")
+            .arg(&bad)
+            .arg(format!("-DENS_UPLOAD_LIB_DIR={}", empty.display()));
+        let ran = run(
+            configure,
+            &bad,
+            "cmake-no-library",
+            Duration::from_secs(120),
+        );
+        assert!(!ran.status.success(), "{}", ran.describe());
+        // CMake wraps its messages: compare the words.
+        let said = ran.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            said.contains("libens_upload.a not found") && said.contains("ENS_UPLOAD_LIB_DIR"),
+            "cmake does not say what to set\n{}",
+            ran.describe()
+        );
     }
 }
 
@@ -1463,10 +1530,13 @@ fn header_is_complete_and_every_function_documents_ownership_null_and_threads() 
     }
 }
 
-/// `make install` puts the header, both libraries and `ens_upload.pc` in
-/// place, and the example builds from the installed copy through
-/// pkg-config, linked dynamically and statically. (It installs this test
-/// run's build with NO_BUILD=1, so no release build runs inside the test.)
+/// `make install` puts the header, both libraries (the shared one under its
+/// SONAME, with the usual symlinks), the pkg-config files and the CMake
+/// package in place. The example then builds from the installed copy through
+/// pkg-config and through CMake's `find_package`, linked dynamically (it
+/// needs the library's SONAME at run time) and statically (it needs no
+/// libens_upload at all). (It installs this test run's build with
+/// NO_BUILD=1, so no release build runs inside the test.)
 #[test]
 fn make_install_and_pkg_config() {
     if !have_cc()
@@ -1499,16 +1569,31 @@ fn make_install_and_pkg_config() {
         "make install failed\n{}",
         ran.describe()
     );
+    let version = env!("CARGO_PKG_VERSION");
+    let real = format!("libens_upload.so.{version}");
+    let soname = soname();
     for file in [
-        "include/ens_upload.h",
-        "lib/libens_upload.a",
-        "lib/libens_upload.so",
-        "lib/pkgconfig/ens_upload.pc",
+        "include/ens_upload.h".to_owned(),
+        "lib/libens_upload.a".to_owned(),
+        format!("lib/{real}"),
+        "lib/pkgconfig/ens_upload.pc".to_owned(),
+        "lib/pkgconfig/ens_upload-shared.pc".to_owned(),
+        "lib/cmake/ens_upload/ens_uploadConfig.cmake".to_owned(),
+        "lib/cmake/ens_upload/ens_uploadConfigVersion.cmake".to_owned(),
     ] {
         assert!(
-            prefix.join(file).is_file(),
+            prefix.join(&file).is_file(),
             "make install did not install {file}"
         );
+    }
+    let lib_dir = prefix.join("lib");
+    for (link, to) in [
+        (soname.as_str(), real.as_str()),
+        ("libens_upload.so", &soname),
+    ] {
+        let target = std::fs::read_link(lib_dir.join(link))
+            .unwrap_or_else(|e| panic!("lib/{link} is not a symlink: {e}"));
+        assert_eq!(target, Path::new(to), "lib/{link}");
     }
 
     let pkg_config = |args: &[&str]| -> String {
@@ -1528,45 +1613,41 @@ fn make_install_and_pkg_config() {
             .trim()
             .to_owned()
     };
-    assert_eq!(pkg_config(&["--modversion"]), env!("CARGO_PKG_VERSION"));
+    assert_eq!(pkg_config(&["--modversion"]), version);
     let cflags = pkg_config(&["--cflags"]);
     assert_eq!(cflags, format!("-I{}", prefix.join("include").display()));
-    let libs = pkg_config(&["--libs"]);
-    assert_eq!(
-        libs,
-        format!("-L{} -lens_upload", prefix.join("lib").display())
-    );
-    let static_libs = pkg_config(&["--static", "--libs"]);
-    assert!(
-        static_libs.ends_with(&NATIVE_STATIC_LIBS.join(" ")),
-        "{static_libs}"
-    );
     let staticlib_path = pkg_config(&["--variable=staticlib"]);
-    assert_eq!(
-        Path::new(&staticlib_path),
-        prefix.join("lib/libens_upload.a")
-    );
+    assert_eq!(Path::new(&staticlib_path), lib_dir.join("libens_upload.a"));
     let native = pkg_config(&["--variable=native_static_libs"]);
     assert_eq!(native, NATIVE_STATIC_LIBS.join(" "));
+    let static_libs = pkg_config(&["--static", "--libs"]);
+    assert!(
+        static_libs.contains(&format!("{staticlib_path} {native}")),
+        "{static_libs}"
+    );
 
     let example = root().join("examples/c/prepare_upload.c");
     let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    // Dynamic: -lens_upload picks the .so; it runs with the library on the path.
-    let dynamic = out.join("prepare_upload_dynamic");
-    let o = Command::new(cc())
-        .args(split(&cflags))
-        .arg("-o")
-        .arg(&dynamic)
-        .arg(&example)
-        .args(split(&libs))
-        .output()
-        .expect("cc");
-    assert!(
-        o.status.success(),
-        "dynamic link failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let lib_dir = prefix.join("lib");
+    let link = |name: &str, libs: &str| -> PathBuf {
+        let bin = out.join(name);
+        let o = Command::new(cc())
+            .args(split(&cflags))
+            .arg("-o")
+            .arg(&bin)
+            .arg(&example)
+            .args(split(libs))
+            .output()
+            .expect("cc");
+        assert!(
+            o.status.success(),
+            "{name}: link with {libs} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        bin
+    };
+    // Dynamic: it runs with the library on the path, and without it the
+    // loader asks for the SONAME.
+    let dynamic = link("prepare_upload_dynamic", &pkg_config(&["--libs"]));
     check_example(
         &dynamic,
         &out,
@@ -1581,26 +1662,28 @@ fn make_install_and_pkg_config() {
         .output()
         .expect("run");
     assert!(
-        String::from_utf8_lossy(&without.stderr).contains("libens_upload.so"),
-        "the dynamic build does not need libens_upload.so?"
+        String::from_utf8_lossy(&without.stderr).contains(&soname),
+        "the dynamic build does not need {soname}? {}",
+        String::from_utf8_lossy(&without.stderr)
     );
-    // Static: the .a by path, then the system libraries.
-    let fully_static = out.join("prepare_upload_static");
-    let o = Command::new(cc())
-        .args(split(&cflags))
-        .arg("-o")
-        .arg(&fully_static)
-        .arg(&example)
-        .arg(&staticlib_path)
-        .args(split(&native))
-        .output()
-        .expect("cc");
-    assert!(
-        o.status.success(),
-        "static link failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    // Static, through `pkg-config --static`: no libens_upload needed at run
+    // time (the shared library is on no path here).
+    let fully_static = link("prepare_upload_static", &static_libs);
     check_example(&fully_static, &out, |_| {}, Runner::Direct);
+    // Static by hand: the .a by path, then the system libraries.
+    let by_hand = link(
+        "prepare_upload_static_by_hand",
+        &format!("{staticlib_path} {native}"),
+    );
+    check_example(&by_hand, &out, |_| {}, Runner::Direct);
+
+    if require(
+        "cmake",
+        Command::new("cmake").arg("--version"),
+        "the CMake package test",
+    ) {
+        check_cmake_package(&prefix, &out, &example);
+    }
 
     let mut uninstall = Command::new("make");
     uninstall
@@ -1614,7 +1697,89 @@ fn make_install_and_pkg_config() {
         "make uninstall failed\n{}",
         ran.describe()
     );
-    assert!(!prefix.join("lib/libens_upload.a").exists());
+    let left: Vec<_> = walk(&prefix).into_iter().filter(|p| !p.is_dir()).collect();
+    assert!(left.is_empty(), "make uninstall left {left:?}");
+}
+
+/// Every path under `dir` (symlinks not followed).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// `find_package(ens_upload <version> REQUIRED)` from an installed prefix:
+/// both imported targets link and run; a version of another 0.minor is
+/// refused.
+fn check_cmake_package(prefix: &Path, out: &Path, example: &Path) {
+    let project = out.join("cmake-package");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    let version = format!(
+        "{}.{}",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    let lists = |version: &str| {
+        format!(
+            "cmake_minimum_required(VERSION 3.13)\n\
+             project(uses_ens_upload LANGUAGES C)\n\
+             find_package(ens_upload {version} REQUIRED)\n\
+             add_executable(dynamic {example})\n\
+             target_link_libraries(dynamic PRIVATE ens_upload::ens_upload)\n\
+             add_executable(static {example})\n\
+             target_link_libraries(static PRIVATE ens_upload::ens_upload_static)\n",
+            example = example.display()
+        )
+    };
+    let configure = |label: &str| {
+        let build = out.join(label);
+        let mut cmd = Command::new("cmake");
+        cmd.arg("-S")
+            .arg(&project)
+            .arg("-B")
+            .arg(&build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()));
+        (run(cmd, out, label, Duration::from_secs(120)), build)
+    };
+    std::fs::write(project.join("CMakeLists.txt"), lists(&version)).expect("write");
+    let (ran, build) = configure("cmake-package");
+    assert!(
+        ran.status.success(),
+        "find_package failed\n{}",
+        ran.describe()
+    );
+    let mut cmd = Command::new("cmake");
+    cmd.arg("--build").arg(&build);
+    let ran = run(cmd, out, "cmake-package-build", Duration::from_secs(120));
+    assert!(ran.status.success(), "{}", ran.describe());
+    // CMake gives the dynamic program an rpath to the installed library.
+    check_example(&build.join("dynamic"), out, |_| {}, Runner::Direct);
+    check_example(&build.join("static"), out, |_| {}, Runner::Direct);
+
+    let other = if env!("CARGO_PKG_VERSION_MAJOR") == "0" {
+        format!(
+            "0.{}",
+            env!("CARGO_PKG_VERSION_MINOR").parse::<u32>().unwrap() + 1
+        )
+    } else {
+        format!(
+            "{}",
+            env!("CARGO_PKG_VERSION_MAJOR").parse::<u32>().unwrap() + 1
+        )
+    };
+    std::fs::write(project.join("CMakeLists.txt"), lists(&other)).expect("write");
+    let (ran, _) = configure("cmake-package-other-version");
+    assert!(
+        !ran.status.success() && ran.stderr.contains("compatible with requested version"),
+        "find_package accepted version {other}\n{}",
+        ran.describe()
+    );
 }
 
 /// Handed to `ens_set_log_callback` by the test below, which expects it
@@ -1691,5 +1856,52 @@ fn log_callback_refused_when_the_process_has_another_logger() {
         log::max_level(),
         log::LevelFilter::Debug,
         "the host's level is left alone"
+    );
+}
+
+/// The crate is an rlib only: a Rust program that depends on it builds no
+/// C library (cargo builds every crate type a dependency declares). The C
+/// libraries are built on purpose, by the Makefile or `cargo rustc`.
+#[test]
+fn rust_dependents_build_no_c_library() {
+    const LIB_KINDS: &[&str] = &["lib", "rlib", "dylib", "staticlib", "cdylib"];
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let lib = metadata["packages"][0]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| {
+            t["kind"].as_array().is_some_and(|k| {
+                k.iter()
+                    .any(|k| LIB_KINDS.contains(&k.as_str().unwrap_or("")))
+            })
+        })
+        .expect("a lib target");
+    let types: Vec<&str> = lib["crate_types"]
+        .as_array()
+        .expect("crate_types")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(
+        types.iter().all(|t| *t == "rlib" || *t == "lib"),
+        "the lib target declares {types:?}: a Rust dependent would build those too"
     );
 }

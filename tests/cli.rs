@@ -44,7 +44,9 @@ fn example() -> &'static Path {
 /// home of its own. Fails after [`RUN_LIMIT`].
 fn run(home: &TempDir, args: &[&str]) -> Ran {
     let mut cmd = Command::new(example());
-    cmd.args(args).env("HOME", home.path());
+    cmd.args(args)
+        .env("HOME", home.path())
+        .current_dir(home.path());
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy().to_ascii_uppercase();
         if n.starts_with("ALIBABA_CLOUD_") || n.ends_with("_PROXY") || n == "ENS_ENDPOINT" {
@@ -414,4 +416,250 @@ fn uploads_a_file_and_prints_the_result() {
         str_field(&m, "Crc64"),
         ens_upload::crc64::checksum(b"hello").to_string()
     );
+}
+
+/// The example's command with this test's environment scrubbed (as
+/// [`run`] does), for runs this file starts and stops itself.
+fn command(home: &TempDir, exe: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .env("HOME", home.path())
+        .current_dir(home.path());
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy().to_ascii_uppercase();
+        if n.starts_with("ALIBABA_CLOUD_") || n.ends_with("_PROXY") || n == "ENS_ENDPOINT" {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
+/// Waits (bounded) until `ready` holds; fails the test naming `what`.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + common::EVENT_WAIT;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn without_credentials_the_emulator_answers_saying_so_in_one_line() {
+    let home = TempDir::new("fallback");
+    let out = run(&home, &["--bucket", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let m = one_json_object(&out);
+    assert_eq!(m["Emulator"], serde_json::Value::Bool(true), "{m:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{:?}", out.stderr);
+    assert!(
+        lines[0].starts_with("prepare_upload: no cloud credentials found, so the bundled emulator at http://127.0.0.1:")
+            && lines[0].contains("--emulator"),
+        "{}",
+        lines[0]
+    );
+}
+
+/// The README's resume example, interrupted: an upload with
+/// `--emulator-data-dir` and `--checkpoint`, killed once a part is stored,
+/// goes on where it stopped when run again (the in-process emulator kept
+/// its uploads and its port in the directory). Without the directory, the
+/// run says the emulator keeps nothing.
+#[test]
+fn an_upload_to_the_emulator_data_dir_resumes_after_a_kill() {
+    let home = TempDir::new("resume-data-dir");
+    let data = content((16 << 20) + 4321);
+    std::fs::write(home.join("clip.mp4"), &data).unwrap();
+    let args = [
+        "--bucket",
+        "test",
+        "--emulator-data-dir",
+        "./emulator-data",
+        "--file",
+        "./clip.mp4",
+        "--key",
+        "videos/clip.mp4",
+        "--checkpoint",
+        "./clip.ckpt",
+    ];
+    // Each part answered a second late, so the kill lands mid-upload.
+    let mut slow = args.to_vec();
+    slow.extend(["--emulator-fault", "oss-slow=1000:100"]);
+    let mut child = command(&home, example(), &slow)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = home.join("clip.ckpt");
+    wait_for("a part in the checkpoint", || {
+        common::checkpoint_parts(&ckpt).is_some_and(|p| !p.is_empty())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stored = common::checkpoint_parts(&ckpt).unwrap();
+    assert!(stored.len() < 3, "finished before the kill: {stored:?}");
+
+    let out = run(&home, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let m = one_json_object(&out);
+    assert_eq!(m["Parts"].as_u64(), Some(3), "{m:?}");
+    assert_eq!(
+        m["ResumedParts"].as_u64(),
+        Some(stored.len() as u64),
+        "{m:?}"
+    );
+    assert_eq!(
+        str_field(&m, "Crc64"),
+        ens_upload::crc64::checksum(&data).to_string()
+    );
+    assert!(
+        out.stderr.contains("its data kept in ./emulator-data"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(
+        &home,
+        &[
+            "--bucket",
+            "test",
+            "--emulator",
+            "--file",
+            "./clip.mp4",
+            "--checkpoint",
+            "./c2.ckpt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("keeps nothing after this run")
+            && out.stderr.contains("--emulator-data-dir"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Ctrl-C at a terminal (a pseudo-terminal from `script`, the key sent
+/// through it): the upload is cancelled and the program says what was
+/// stored and how to resume, exit status 130. The progress line on a
+/// 40-column terminal never takes more than 39 columns.
+#[test]
+fn ctrl_c_at_a_terminal_cancels_and_says_how_to_resume() {
+    common::require_tool(
+        "script",
+        Command::new("script").arg("--version"),
+        "the Ctrl-C test (it needs a terminal)",
+    );
+    let home = TempDir::new("ctrl-c");
+    // Five parts on two threads: parts are still to be read when the key
+    // comes, so the cancel is heard (it goes through the progress callback).
+    std::fs::write(home.join("clip.mp4"), content((40 << 20) - 99)).unwrap();
+    let cmd = format!(
+        "{} --bucket test --emulator-data-dir ./emu --emulator-fault oss-slow=1500:100 \
+         --file ./clip.mp4 --checkpoint ./clip.ckpt",
+        example().display()
+    );
+    let mut child = command(&home, Path::new("script"), &["-qfec", &cmd, "/dev/null"])
+        .env("COLUMNS", "40")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(home.join("terminal.txt")).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = home.join("clip.ckpt");
+    wait_for("a part in the checkpoint", || {
+        common::checkpoint_parts(&ckpt).is_some_and(|p| !p.is_empty())
+    });
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"\x03").unwrap();
+        stdin.flush().unwrap();
+    }
+    let status = common::within(common::EVENT_WAIT, move || child.wait().unwrap());
+    let terminal = std::fs::read_to_string(home.join("terminal.txt")).unwrap();
+    assert_eq!(status.code(), Some(130), "{terminal}");
+    assert!(
+        terminal.contains("prepare_upload: cancelled (Ctrl-C) with ")
+            && terminal.contains("MiB stored.")
+            && terminal.contains("Run the same command again to resume"),
+        "{terminal}"
+    );
+    for drawn in terminal.split('\r').filter(|s| s.contains('%')) {
+        let drawn = drawn.replace("\x1b[K", "");
+        let drawn = drawn.trim_end_matches(['\n', '^', 'C']);
+        assert!(drawn.chars().count() <= 39, "{drawn:?}");
+    }
+    assert!(ckpt.exists(), "the checkpoint is kept");
+}
+
+/// The standalone emulator, stopped by Ctrl-C (SIGINT) or SIGTERM, leaves
+/// no uploaded body behind.
+#[cfg(unix)]
+#[test]
+fn the_standalone_emulator_removes_its_bodies_when_interrupted() {
+    use std::io::BufRead;
+    let exe = {
+        static EXE: OnceLock<PathBuf> = OnceLock::new();
+        EXE.get_or_init(|| {
+            let profile_dir = common::profile_dir();
+            common::cargo_build(
+                &["--example", "emulator", "--features", "emulator"],
+                profile_dir.parent().expect("target dir"),
+            );
+            profile_dir.join("examples").join("emulator")
+        })
+    };
+    let home = TempDir::new("emulator-signals");
+    let file = home.join("f.bin");
+    std::fs::write(&file, b"bytes to be cleaned up").unwrap();
+    for signal in ["-INT", "-TERM"] {
+        let mut emulator = command(&home, exe, &[])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(emulator.stdout.take().unwrap()).lines();
+        let (mut endpoint, mut storage) = (None, None);
+        while endpoint.is_none() || storage.is_none() {
+            let line = lines.next().expect("the emulator's banner").unwrap();
+            if let Some(e) = line.strip_prefix("ENS emulator listening on ") {
+                endpoint = Some(e.to_owned());
+            }
+            if let Some(s) = line.strip_prefix("Storage:") {
+                storage = Some(PathBuf::from(s.split_whitespace().next().unwrap()));
+            }
+        }
+        let (endpoint, storage) = (endpoint.unwrap(), storage.unwrap());
+        let client = ens_upload::Client::builder()
+            .endpoint(&endpoint)
+            .credentials(ens_upload::Credentials::access_key(
+                ens_upload::emulator::TEST_ACCESS_KEY_ID,
+                ens_upload::emulator::TEST_ACCESS_KEY_SECRET,
+            ))
+            .build()
+            .unwrap();
+        client
+            .upload_file(
+                &ens_upload::PrepareUploadRequest::new("test"),
+                "f",
+                &file,
+                &ens_upload::UploadOptions::new(),
+            )
+            .unwrap();
+        assert!(storage.is_dir(), "{} holds the body", storage.display());
+        let killed = Command::new("kill")
+            .arg(signal)
+            .arg(emulator.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        emulator.wait().unwrap();
+        wait_for("the storage directory to go", || !storage.exists());
+    }
 }

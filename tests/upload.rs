@@ -352,18 +352,19 @@ fn progress_is_monotonic_and_complete() {
     // At least once per part.
     assert!(calls.len() as u32 > out.parts, "{} calls", calls.len());
 
-    // A big single PutObject is reported at least every MiB.
+    // A big single PutObject: from 0 to the total, never repeating a count.
+    // (That the body reports every MiB is `progress::tests`; a callback
+    // more than a MiB behind a loopback link, on a loaded machine, hears the
+    // latest count instead, so the steps here are not bounded.)
     let (opts, calls) = recording();
     let opts = opts.multipart_threshold(u64::MAX);
     client(&emu)
         .upload_file(&req(), "p1", &path, &opts)
         .unwrap();
     let calls = calls.lock().unwrap().clone();
-    assert!(calls.len() >= 3, "{calls:?}");
-    assert!(
-        calls.windows(2).all(|w| w[1].0 - w[0].0 <= 1 << 20),
-        "{calls:?}"
-    );
+    assert_eq!(calls.first().unwrap().0, 0, "{calls:?}");
+    assert_eq!(*calls.last().unwrap(), (total, total), "{calls:?}");
+    assert!(calls.windows(2).all(|w| w[0].0 < w[1].0), "{calls:?}");
 }
 
 /// Cancels from the callback once `after` bytes are done.
@@ -389,17 +390,20 @@ fn cancel_then_resume_sends_nothing_twice() {
     let e = client
         .upload_file(&req(), "c", &path, &cancelling(350_000).checkpoint(&ckpt))
         .unwrap_err();
-    match e {
+    let stored = match e {
         Error::Cancelled {
             bytes_done, total, ..
         } => {
-            assert!(bytes_done >= 350_000 && bytes_done < total, "{bytes_done}");
+            assert!(bytes_done < total, "{bytes_done}");
             assert_eq!(total, 1_000_000);
+            bytes_done
         }
         other => panic!("{other:?}"),
-    }
+    };
     let done = common::checkpoint_parts(&ckpt).unwrap();
     assert!(done.len() >= 3, "{done:?}");
+    // A cancel reports what the server stored: the parts the resume skips.
+    assert_eq!(stored, done.len() as u64 * MIN_PART_SIZE, "{done:?}");
     assert_eq!(emu.oss_uploads_in_progress(), 1, "kept for the resume");
 
     let (opts, calls) = recording();

@@ -60,7 +60,8 @@ static void print_error(const char *what, ens_status status, ens_error *err) {
         fprintf(stderr, "  request id: %s\n", ens_error_request_id(err));
         break;
     case ENS_ERR_CANCELLED:
-        fprintf(stderr, "  sent:       %" PRIu64 " of %" PRIu64 " bytes\n", ens_error_bytes_done(err),
+        /* What the server stored: a resume with the checkpoint skips it. */
+        fprintf(stderr, "  stored:     %" PRIu64 " of %" PRIu64 " bytes\n", ens_error_bytes_done(err),
                 ens_error_bytes_total(err));
         break;
     case ENS_ERR_LOCAL_IO:

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
+//!                [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
 //!                [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
 //!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...]
 //!                [--signature rpc-v1|acs3] [-v | --verbose]...
@@ -19,23 +20,34 @@
 //! With `--file`, it then uploads the file to the bucket and endpoint it was
 //! given (as `KEY`, by default the file's name) and prints the upload's
 //! result instead, as one JSON object. With `--checkpoint`, an interrupted
-//! upload resumes when run again. A progress bar goes to stderr when stderr
-//! is a terminal.
+//! upload resumes when run again. When stderr is a terminal, a progress
+//! line (percent, time left, sizes, rate, bar; as much as fits) is redrawn
+//! on it, and Ctrl-C cancels the upload, saying what was stored and how to
+//! resume (exit status 130).
 //!
 //! Credentials come from the default chain (environment, credentials file,
 //! `~/.aliyun/config.json`). With `--emulator`, or when no endpoint was given
 //! and the chain finds nothing, it starts the bundled emulator in-process and
-//! asks it instead (build with `--features emulator`).
+//! asks it instead (build with `--features emulator`). That emulator keeps
+//! nothing after the run, unless `--emulator-data-dir DIR` (which implies
+//! `--emulator`) keeps its objects and unfinished uploads, and its port, in
+//! DIR: then an upload with `--checkpoint` interrupted by Ctrl-C resumes
+//! on the next run. `--emulator-fault` plays one of the emulator's faults
+//! (see `docs/emulator.md`), to see how the client copes.
 //!
 //! `-v` logs the library's decisions on stderr (`-vv` each request attempt);
 //! without it, `RUST_LOG` (`debug`, `ens_upload=debug`) sets the level.
 //!
 //! Exit status: 0 on success, 1 on an error (printed on stderr), 2 on a usage error.
 
+mod interrupt;
 mod log;
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use ens_upload::{
     Client, Credentials, Error, OssSignature, PrepareUploadRequest, ProgressAction, Signature,
@@ -48,6 +60,9 @@ struct Args {
     endpoint: Option<String>,
     profile: Option<String>,
     emulator: bool,
+    emulator_data_dir: Option<PathBuf>,
+    /// `--emulator-fault` specs, checked when the emulator starts.
+    emulator_faults: Vec<String>,
     file: Option<PathBuf>,
     key: Option<String>,
     checkpoint: Option<PathBuf>,
@@ -59,6 +74,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
+                      [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
                       [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
                        [--oss-signature v1|v4] [--allow-upload-host HOST]...] [--signature rpc-v1|acs3]
                       [-v | --verbose]...";
@@ -69,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut bucket, mut client_ip, mut endpoint, mut profile, mut emulator) =
         (None, None, None, None, false);
     let (mut file, mut key, mut checkpoint) = (None, None, None);
+    let (mut emulator_data_dir, mut emulator_faults) = (None, Vec::new());
     let mut verbose = 0u8;
     let mut signature = Signature::RpcV1;
     let (mut region, mut oss_signature) = (None, None);
@@ -90,6 +107,11 @@ fn parse_args() -> Result<Args, String> {
             "--endpoint" => endpoint = Some(value("--endpoint")?),
             "--profile" => profile = Some(value("--profile")?),
             "--emulator" => emulator = true,
+            "--emulator-data-dir" => {
+                emulator_data_dir = Some(PathBuf::from(value_os("--emulator-data-dir")?));
+                emulator = true;
+            }
+            "--emulator-fault" => emulator_faults.push(value("--emulator-fault")?),
             "--file" => file = Some(PathBuf::from(value_os("--file")?)),
             "--key" => key = Some(value("--key")?),
             "--checkpoint" => checkpoint = Some(PathBuf::from(value_os("--checkpoint")?)),
@@ -124,6 +146,9 @@ fn parse_args() -> Result<Args, String> {
     if emulator && endpoint.is_some() {
         return Err("--emulator and --endpoint exclude each other".into());
     }
+    if !emulator && !emulator_faults.is_empty() {
+        return Err("--emulator-fault needs --emulator".into());
+    }
     if file.is_none()
         && (key.is_some()
             || checkpoint.is_some()
@@ -154,6 +179,8 @@ fn parse_args() -> Result<Args, String> {
         endpoint,
         profile,
         emulator,
+        emulator_data_dir,
+        emulator_faults,
         file,
         key,
         checkpoint,
@@ -166,6 +193,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() {
+    interrupt::run_sentinel_if_asked();
     let args = match parse_args() {
         Ok(a) => a,
         Err(problem) => {
@@ -178,7 +206,14 @@ fn main() {
         }
     };
     log::init(args.verbose);
-    match run(&args) {
+    // Ctrl-C cancels an upload shown at a terminal (this may re-run the
+    // program first: see interrupt.rs).
+    let interrupted = if args.file.is_some() && std::io::stderr().is_terminal() {
+        interrupt::arm()
+    } else {
+        None
+    };
+    match run(&args, interrupted.clone()) {
         Ok(json) => {
             // A broken stdout must not lose the result silently. (A stdout
             // closed before start is /dev/null by then: Rust's runtime
@@ -189,6 +224,15 @@ fn main() {
                 eprintln!("prepare_upload: the result was: {json}");
                 std::process::exit(1);
             }
+        }
+        Err(Error::Cancelled {
+            bytes_done, total, ..
+        }) if interrupted
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst)) =>
+        {
+            eprintln!("{}", cancelled_message(&args, bytes_done, total));
+            std::process::exit(130);
         }
         Err(e) => {
             eprintln!("prepare_upload: {e}");
@@ -202,8 +246,30 @@ fn main() {
     }
 }
 
+/// What Ctrl-C did, and how to go on.
+fn cancelled_message(args: &Args, stored: u64, total: u64) -> String {
+    let mut text = format!(
+        "prepare_upload: cancelled (Ctrl-C) with {} of {} stored.",
+        progress::size(stored, total),
+        progress::size(total, total)
+    );
+    match &args.checkpoint {
+        None => text.push_str(
+            "\n  Without --checkpoint nothing is kept (the upload was aborted): add --checkpoint PATH to make the next run resumable.",
+        ),
+        Some(_) if args.emulator && args.emulator_data_dir.is_none() => text.push_str(
+            "\n  The bundled emulator forgot the upload when it stopped: add --emulator-data-dir DIR to resume against it.",
+        ),
+        Some(c) => text.push_str(&format!(
+            "\n  Run the same command again to resume: the parts {} lists are not sent again.",
+            c.display()
+        )),
+    }
+    text
+}
+
 /// Does the job and returns the JSON object to print.
-fn run(args: &Args) -> Result<serde_json::Value, Error> {
+fn run(args: &Args, interrupted: Option<Arc<AtomicBool>>) -> Result<serde_json::Value, Error> {
     let chain = || match &args.profile {
         Some(p) => Credentials::from_profile(p),
         None => Credentials::from_default_chain(),
@@ -212,7 +278,20 @@ fn run(args: &Args) -> Result<serde_json::Value, Error> {
     let mut _emulator = None;
     let mut builder = Client::builder();
     let credentials = if args.emulator {
-        let (emu, creds) = start_emulator()?;
+        if args.checkpoint.is_some() && args.emulator_data_dir.is_none() {
+            eprintln!(
+                "prepare_upload: note: the bundled emulator keeps nothing after this run, so --checkpoint resumes against it only with --emulator-data-dir DIR"
+            );
+        }
+        let (emu, creds) = start_emulator(args)?;
+        match &args.emulator_data_dir {
+            Some(dir) => eprintln!(
+                "prepare_upload: using the bundled emulator at {}, its data kept in {}",
+                emu.0,
+                dir.display()
+            ),
+            None => eprintln!("prepare_upload: using the bundled emulator at {}", emu.0),
+        }
         builder = builder.endpoint(emu.0.clone());
         _emulator = Some(emu);
         creds
@@ -228,11 +307,12 @@ fn run(args: &Args) -> Result<serde_json::Value, Error> {
                         looked_in.join("; ")
                     )));
                 }
-                eprintln!(
-                    "prepare_upload: no cloud credentials found, so the bundled emulator answers (add --emulator to choose it; -v shows where credentials were looked for)"
-                );
                 ::log::info!("credentials looked for in: {}", looked_in.join("; "));
-                let (emu, creds) = start_emulator()?;
+                let (emu, creds) = start_emulator(args)?;
+                eprintln!(
+                    "prepare_upload: no cloud credentials found, so the bundled emulator at {} answers (add --emulator to choose it; -v shows where credentials were looked for)",
+                    emu.0
+                );
                 builder = builder.endpoint(emu.0.clone());
                 _emulator = Some(emu);
                 creds
@@ -253,7 +333,7 @@ fn run(args: &Args) -> Result<serde_json::Value, Error> {
         request = request.client_ip(ip.clone());
     }
     let mut json = match &args.file {
-        Some(file) => upload(&client, &request, file, args)?,
+        Some(file) => upload(&client, &request, file, args, interrupted)?,
         None => {
             let out = client.prepare_upload(&request)?;
             serde_json::json!({
@@ -276,6 +356,7 @@ fn upload(
     request: &PrepareUploadRequest,
     file: &std::path::Path,
     args: &Args,
+    interrupted: Option<Arc<AtomicBool>>,
 ) -> Result<serde_json::Value, Error> {
     let key = match &args.key {
         Some(k) => k.clone(),
@@ -299,13 +380,25 @@ fn upload(
     for host in &args.allow_upload_hosts {
         options = options.allow_upload_host(host.clone());
     }
-    let bar = std::io::stderr().is_terminal();
-    if bar {
-        options = options.on_progress(draw_progress);
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| Arc::new(Mutex::new(progress::Bar::new(progress::terminal_columns()))));
+    if let Some(bar) = &bar {
+        let bar = Arc::clone(bar);
+        options = options.on_progress(move |done, total| {
+            bar.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .update(done, total);
+            // Ctrl-C (see interrupt.rs) cancels at the next count.
+            match &interrupted {
+                Some(flag) if flag.load(Ordering::SeqCst) => ProgressAction::Cancel,
+                _ => ProgressAction::Continue,
+            }
+        });
     }
     let result = client.upload_file(request, &key, file, &options);
-    if bar {
-        eprintln!();
+    if let Some(bar) = &bar {
+        bar.lock().unwrap_or_else(|p| p.into_inner()).finish();
     }
     let out = result?;
     let json = serde_json::json!({
@@ -325,44 +418,41 @@ fn upload(
     Ok(json)
 }
 
-/// `[#########           ]  45%  12.0 of 26.7 MiB`, redrawn in place.
-fn draw_progress(done: u64, total: u64) -> ProgressAction {
-    const WIDTH: u64 = 30;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    let percent = (done * 100).checked_div(total).unwrap_or(100);
-    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-    let mut err = std::io::stderr().lock();
-    let _ = write!(
-        err,
-        "\r[{}{}] {percent:3}%  {:.1} of {:.1} MiB",
-        "#".repeat(filled as usize),
-        " ".repeat((WIDTH - filled) as usize),
-        mib(done),
-        mib(total)
-    );
-    let _ = err.flush();
-    ProgressAction::Continue
-}
-
 #[cfg(feature = "emulator")]
 type RunningEmulator = (String, ens_upload::emulator::Emulator);
 #[cfg(not(feature = "emulator"))]
 type RunningEmulator = (String, ());
 
 #[cfg(feature = "emulator")]
-fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
-    let emu = ens_upload::emulator::Emulator::start()
+fn start_emulator(args: &Args) -> Result<(RunningEmulator, Credentials), Error> {
+    use ens_upload::emulator::{Emulator, Fault};
+    let mut builder = Emulator::builder();
+    if let Some(dir) = &args.emulator_data_dir {
+        builder = builder.data_dir(dir);
+    }
+    let emu = builder
+        .start()
         .map_err(|e| Error::config(format!("cannot start the emulator: {e}")))?;
+    for spec in &args.emulator_faults {
+        // NAME[=ARG][:COUNT], as the emulator example's --fault.
+        let (name, count) = match spec.rsplit_once(':') {
+            Some((n, c)) => (n, c.parse().ok()),
+            None => (spec.as_str(), Some(1)),
+        };
+        let fault = name
+            .parse::<Fault>()
+            .map_err(|e| Error::config(format!("--emulator-fault {spec}: {e}")))?;
+        let count = count.ok_or_else(|| {
+            Error::config(format!("--emulator-fault {spec}: COUNT must be a number"))
+        })?;
+        emu.inject(fault, count);
+    }
     let creds = emu.credentials();
-    eprintln!(
-        "prepare_upload: using the bundled emulator at {}",
-        emu.endpoint()
-    );
     Ok(((emu.endpoint(), emu), creds))
 }
 
 #[cfg(not(feature = "emulator"))]
-fn start_emulator() -> Result<(RunningEmulator, Credentials), Error> {
+fn start_emulator(_: &Args) -> Result<(RunningEmulator, Credentials), Error> {
     Err(Error::config(
         "this build has no emulator; run with --features emulator",
     ))

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +37,8 @@ pub struct EmulatorBuilder {
     pub(super) oss_region: Option<String>,
     /// Refuse OSS signature V1, as buckets made since September 2025 do.
     pub(super) oss_refuse_v1: bool,
+    /// Where the OSS side's objects and uploads are kept across runs.
+    data_dir: Option<PathBuf>,
 }
 
 impl Default for EmulatorBuilder {
@@ -50,6 +53,7 @@ impl Default for EmulatorBuilder {
             request_log_limit: REQUEST_LOG_LIMIT,
             oss_region: None,
             oss_refuse_v1: false,
+            data_dir: None,
         };
         b = b
             .access_key(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
@@ -155,10 +159,34 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps the OSS side's objects and unfinished multipart uploads (their
+    /// parts) in `dir` across runs, so an upload interrupted together with
+    /// the emulator resumes against the next one started on `dir`. With the
+    /// default bind port (0), it listens on the port the last run on `dir`
+    /// used when that port is free: a checkpoint names the endpoint, and
+    /// one naming another port starts over. Everything else (the request
+    /// log, nonces, faults) is forgotten. Without it the bodies go to a
+    /// temporary directory removed when the emulator stops. One directory
+    /// serves one emulator at a time (`start` fails while another live
+    /// process holds it).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// Starts listening and serving on background threads.
     pub fn start(self) -> io::Result<Emulator> {
-        let listener = TcpListener::bind(self.bind)?;
+        let oss = oss::OssStore::open(self.data_dir.as_deref())?;
+        let listener = match (&self.data_dir, self.bind.port()) {
+            (Some(dir), 0) => oss::saved_port(dir)
+                .and_then(|port| TcpListener::bind(SocketAddr::new(self.bind.ip(), port)).ok())
+                .map_or_else(|| TcpListener::bind(self.bind), Ok)?,
+            _ => TcpListener::bind(self.bind)?,
+        };
         let addr = listener.local_addr()?;
+        if let Some(dir) = &self.data_dir {
+            oss::save_port(dir, addr.port());
+        }
         let oss_endpoint = self
             .oss_endpoint
             .clone()
@@ -174,7 +202,7 @@ impl EmulatorBuilder {
             accepted: AtomicU64::new(0),
             faults: Mutex::new(VecDeque::new()),
             oss_faults: Mutex::new(VecDeque::new()),
-            oss: oss::OssStore::new(),
+            oss,
         });
         let accept_shared = Arc::clone(&shared);
         let accept = std::thread::Builder::new()

@@ -77,6 +77,19 @@ pub(super) fn read_head(reader: &mut BufReader<TcpStream>) -> Result<Option<Http
 fn read_head_bytes(reader: &mut BufReader<TcpStream>) -> Result<Option<Vec<u8>>, u16> {
     let mut head = Vec::new();
     loop {
+        // A request starts with its method's letters. Anything else (a TLS
+        // ClientHello, starting 0x16, from a client told https://) is
+        // answered 400 at once, as a plain-HTTP server does, so the client
+        // fails fast instead of waiting for a line that never comes.
+        if head.is_empty() {
+            match reader.fill_buf().map_err(|_| 400u16)?.first() {
+                None => return Ok(None),
+                Some(b) if !b.is_ascii_alphabetic() && *b != b'\r' && *b != b'\n' => {
+                    return Err(400)
+                }
+                Some(_) => {}
+            }
+        }
         let mut line = Vec::new();
         let room = MAX_HEAD_BYTES.saturating_sub(head.len()) as u64 + 1;
         let n = reader

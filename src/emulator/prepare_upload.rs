@@ -67,7 +67,10 @@ pub(super) fn prepare_upload(
         return Err(fail(
             404,
             "NoSuchBucket",
-            "The specified bucket does not exist.",
+            format!(
+                "The specified bucket does not exist. This emulator knows: {} (more: the standalone emulator's --bucket NAME, or EmulatorBuilder::bucket).",
+                known_buckets(shared)
+            ),
         ));
     }
     Ok(serde_json::json!({
@@ -75,6 +78,13 @@ pub(super) fn prepare_upload(
         "BucketName": physical_bucket(bucket),
         "Endpoint": shared.oss_endpoint,
     }))
+}
+
+/// The buckets the emulator knows, sorted, comma-separated.
+pub(super) fn known_buckets(shared: &Shared) -> String {
+    let mut names: Vec<&str> = shared.config.buckets.iter().map(String::as_str).collect();
+    names.sort_unstable();
+    names.join(", ")
 }
 
 /// OSS bucket naming: 3 to 63 of `a-z 0-9 -`, not starting or ending with `-`.

@@ -119,10 +119,11 @@ impl Session {
         // A HEAD answer has no body, whatever its Content-Length says.
         let is_head = request.method == "HEAD";
         let mut hints = Hints::default();
+        let place = self.place(&request);
         let response = match self.send(request) {
             Ok(r) => r,
             Err(e) => {
-                let e = transport_error(e, https);
+                let e = transport_error(e, https, &place);
                 log::debug!(
                     "{op} attempt {number}: failed after {} ms: {e}",
                     elapsed_ms()
@@ -179,7 +180,7 @@ impl Session {
                         hints,
                     )
                 }
-                Err(e) => return (Err(transport_error(e, https)), hints),
+                Err(e) => return (Err(transport_error(e, https, &place)), hints),
             }
         };
         (
@@ -203,6 +204,21 @@ impl Session {
     ) {
         self.clock.observe(date, true);
         hints.clock_changed = self.clock.get() != signed_offset;
+    }
+
+    /// Where a request goes, for its transport errors: the URL's host and
+    /// port (never its path or query, which may carry a signature), and the
+    /// proxy it goes through, if any.
+    fn place(&self, request: &Request<'_, '_>) -> String {
+        let target = host_port(request.url);
+        let proxy = match &request.proxy {
+            Some(per_request) => per_request.as_ref(),
+            None => self.agent.config().proxy(),
+        };
+        match proxy {
+            Some(p) => format!("proxy {}:{} (for {target})", p.host(), p.port()),
+            None => target,
+        }
     }
 
     /// Hands the request to the agent with the limits it asks for.
@@ -283,12 +299,28 @@ pub(crate) fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
     })
 }
 
-/// Maps ureq's errors onto [`TransportKind`]s. Messages never include the
-/// URL (it carries the signature and any security token).
-pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
+/// `host:port` of a URL (the scheme's default port when it names none):
+/// no user info, path or query.
+fn host_port(url: &str) -> String {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return "the server".to_owned();
+    };
+    let host = uri.host().unwrap_or("?");
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    format!("{host}:{port}")
+}
+
+/// Maps ureq's errors onto [`TransportKind`]s, naming `place` (the host
+/// and port, or the proxy, from [`Session::place`]). Messages never
+/// include the URL's path or query (they may carry the signature and a
+/// security token).
+pub(crate) fn transport_error(e: ureq::Error, https: bool, place: &str) -> Error {
     use ureq::Error as U;
     let mut source = None;
-    let (kind, message) = match e {
+    let (kind, detail) = match e {
         U::Timeout(t) => (TransportKind::Timeout, format!("{t} timeout expired")),
         U::HostNotFound => (TransportKind::Dns, "host name not found".to_owned()),
         U::ConnectionFailed => (TransportKind::Connect, "connection failed".to_owned()),
@@ -318,12 +350,29 @@ pub(crate) fn transport_error(e: ureq::Error, https: bool) -> Error {
         U::Http(h) => (TransportKind::Protocol, h.to_string()),
         other => (TransportKind::Io, other.to_string()),
     };
+    let message = match kind {
+        TransportKind::Dns => format!("cannot resolve {place}: {detail}"),
+        TransportKind::Connect => format!("cannot connect to {place}: {detail}"),
+        TransportKind::Tls if answered_in_plain_http(&detail) => format!(
+            "{place} answered the TLS handshake in plain HTTP: it speaks http, not https \
+             (use an http:// URL for it, or the port where it speaks TLS) ({detail})"
+        ),
+        TransportKind::Tls => format!("TLS with {place} failed: {detail}"),
+        _ => format!("{place}: {detail}"),
+    };
     Error::Transport {
         source,
         kind,
         message,
         attempts: 1,
     }
+}
+
+/// Whether a TLS library's error says the server's first bytes were not a
+/// TLS record but text, as from a plain-HTTP server: rustls reports an
+/// invalid content type, OpenSSL a wrong version number.
+fn answered_in_plain_http(tls_error: &str) -> bool {
+    tls_error.contains("InvalidContentType") || tls_error.contains("wrong version number")
 }
 
 fn io_kind(e: &io::Error) -> TransportKind {

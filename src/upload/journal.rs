@@ -121,6 +121,40 @@ impl Journal {
     }
 }
 
+/// Fails when a checkpoint could not be written at `path`: its directory
+/// is missing, not a directory, or not writable. Run before anything is
+/// sent, so a resumable upload is never started (nor a one-PutObject file
+/// uploaded) with a checkpoint that cannot be kept. It creates and removes
+/// a temporary file as every checkpoint write does, which is the one check
+/// that holds whatever the permissions, ACLs or mount options.
+pub(crate) fn check_writable(path: &Path) -> Result<()> {
+    match create_temp(path) {
+        Ok((tmp, file)) => {
+            drop(file);
+            if let Err(e) = fs::remove_file(&tmp) {
+                log::warn!("could not remove the probe file {}: {e}", tmp.display());
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            Err(Error::LocalIo {
+                path: path.to_owned(),
+                reason: format!(
+                    "the checkpoint cannot be written in {}: {e}; choose a checkpoint \
+                     path in an existing directory this process may write to",
+                    dir.display()
+                ),
+                kind: e.kind(),
+                source: Some(std::sync::Arc::new(e)),
+            })
+        }
+    }
+}
+
 /// `<checkpoint>.<pid>.<n>.tmp`: unique to this process and this write.
 fn temp_path(path: &Path, pid: u32, n: u64) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();

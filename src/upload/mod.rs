@@ -249,13 +249,16 @@ impl UploadOptions {
     }
 
     /// Calls `f(bytes_done, total)` as the upload goes: when a part's last
-    /// byte or a MiB boundary is read, with counts that only grow (a retried
-    /// part does not count twice; counts from parallel parts that arrive out
-    /// of order fold into the next larger one), ending with `(total, total)`
-    /// once the object is stored. It runs on the
-    /// thread that called the upload, never concurrently. Answering
-    /// [`ProgressAction::Cancel`] stops the upload with [`Error::Cancelled`]
-    /// (the last call's answer, after the object is stored, is ignored).
+    /// byte or a MiB boundary is read, with the bytes sent (a callback more
+    /// than a MiB per thread behind the link hears the current count instead
+    /// of replaying the ones it missed), counts that only grow and never
+    /// repeat (a retried
+    /// part does not count twice), ending with `(total, total)` once the
+    /// object is stored. It runs on the thread that called the upload,
+    /// never concurrently. Answering [`ProgressAction::Cancel`] stops the
+    /// upload with [`Error::Cancelled`], whose `bytes_done` is what the
+    /// server had stored (the last call's answer, after the object is
+    /// stored, is ignored).
     pub fn on_progress<F>(mut self, f: F) -> Self
     where
         F: FnMut(u64, u64) -> ProgressAction + Send + 'static,
@@ -431,6 +434,7 @@ pub(crate) fn upload_file(
     let identity = FileIdentity::of(&meta);
     if let Some(checkpoint) = &options.checkpoint {
         checkpoint::refuse_foreign(checkpoint, &identity)?;
+        journal::check_writable(checkpoint)?;
     }
     let source = Source::File { path, identity };
     upload_source(up, request, key, &source, meta.len(), options)

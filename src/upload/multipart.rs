@@ -279,6 +279,7 @@ fn send_parts_and_complete(
                 job, source, &upload_id, part_size, &pending, &shared, events,
             )
         },
+        |part| part.size,
         |part| {
             if let Some(journal) = journal.as_deref_mut() {
                 journal.append(&part)?;

@@ -4,6 +4,11 @@
 //! Workers stream bodies on their own threads; the callback runs on the
 //! caller's thread, fed through a channel. The count is monotonic even when
 //! a part is retried: a part counts the most bytes any of its attempts read.
+//! A callback that keeps up hears each count; one that falls more than a
+//! MiB per thread behind the link hears the count as it is by then
+//! instead, so it never lags further. Apart from what was sent, the bytes
+//! the server confirmed stored are counted too: that is what a cancel
+//! reports.
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -41,7 +46,8 @@ impl From<bool> for ProgressAction {
 
 /// What workers tell the coordinating (caller's) thread.
 pub(crate) enum Event<T> {
-    /// The count reached this many bytes; time to call the callback.
+    /// The count reached this many bytes (a MiB more, or the end of a
+    /// body); time to call the callback.
     Progress(u64),
     /// A unit of work (a part, or the single PutObject) is finished.
     Done(T),
@@ -54,6 +60,10 @@ pub(crate) enum Event<T> {
 pub(crate) struct Shared {
     /// Bytes counted so far (monotonic).
     pub(crate) done: AtomicU64,
+    /// Bytes the server confirmed it stored: finished parts (those of an
+    /// earlier call resumed from a checkpoint included), or the whole
+    /// object. What a cancel reports: a resume does not send them again.
+    pub(crate) stored: AtomicU64,
     /// Raised by the coordinator when the callback cancels: bodies stop
     /// being read at once, and backoff waits end.
     pub(crate) cancel: AtomicBool,
@@ -62,9 +72,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Resuming: `done` bytes are stored already.
     pub(crate) fn starting_at(done: u64) -> Shared {
         Shared {
             done: AtomicU64::new(done),
+            stored: AtomicU64::new(done),
             ..Shared::default()
         }
     }
@@ -98,9 +110,24 @@ impl<'a> Reporter<'a> {
         self.report_count(shared.done.load(Ordering::SeqCst), shared);
     }
 
+    /// Reports an event's count, or the current count when the event's is
+    /// more than `max_lag` bytes behind it: a callback slower than the link
+    /// then hears where the upload is, not where it was when the event was
+    /// queued (the events it skips carry smaller counts, so they are
+    /// dropped below).
+    pub(crate) fn report_event(&mut self, done: u64, max_lag: u64, shared: &Shared) {
+        let now = shared.done.load(Ordering::SeqCst);
+        let done = if now.saturating_sub(done) > max_lag {
+            now
+        } else {
+            done
+        };
+        self.report_count(done, shared);
+    }
+
     /// Reports `done` if it is more than what was last reported (counts
     /// from several threads may arrive out of order: those are skipped).
-    pub(crate) fn report_count(&mut self, done: u64, shared: &Shared) {
+    fn report_count(&mut self, done: u64, shared: &Shared) {
         let done = done.min(self.total);
         if self.cancelled || self.last.is_some_and(|last| done <= last) {
             return;
@@ -132,11 +159,6 @@ impl<'a> Reporter<'a> {
             }
             None => ProgressAction::Continue,
         }
-    }
-
-    /// The count last reported (0 before any).
-    pub(crate) fn last(&self) -> u64 {
-        self.last.unwrap_or(0)
     }
 
     pub(crate) fn total(&self) -> u64 {

@@ -72,6 +72,7 @@ pub(crate) fn put_object(
                 Err(e) => super::progress::Event::Failed(e),
             });
         },
+        |_| job.size,
         |done| {
             finished = Some(done);
             Ok(())
@@ -79,7 +80,7 @@ pub(crate) fn put_object(
     )?;
     if shared.cancel.load(Ordering::SeqCst) {
         return Err(Error::Cancelled {
-            bytes_done: reporter.last(),
+            bytes_done: shared.stored.load(Ordering::SeqCst),
             total: job.size,
         });
     }

@@ -8,26 +8,42 @@ use std::sync::mpsc::{self, Sender};
 
 use crate::error::{Error, Result};
 
-use super::progress::{Event, Reporter, Shared};
+use super::progress::{Event, Reporter, Shared, REPORT_EVERY};
 
 /// Runs `worker` on `threads` threads (inline if none can be spawned) and
-/// hands each finished unit to `on_done` on this thread. The first failure
-/// stops new work; a cancel from the callback stops the bodies being sent.
+/// hands each finished unit to `on_done` on this thread; `stored_bytes`
+/// says how many bytes of the object a finished unit stored. The first
+/// failure stops new work; a cancel from the callback stops the bodies
+/// being sent, and reports the bytes the server confirmed stored (units
+/// that finish while the others stop still count: they are recorded).
 pub(crate) fn run<T: Send>(
     threads: usize,
     shared: &Shared,
     reporter: &mut Reporter<'_>,
     worker: impl Fn(&Sender<Event<T>>) + Sync,
+    stored_bytes: impl Fn(&T) -> u64,
     mut on_done: impl FnMut(T) -> Result<()>,
 ) -> Result<()> {
     let (tx, rx) = mpsc::channel::<Event<T>>();
     let mut first_error: Option<Error> = None;
+    // Each stream reports at least every MiB: a callback more than that
+    // per stream behind the link hears the current count instead, so it
+    // never replays a backlog of old counts.
+    let max_lag = u64::try_from(threads.max(1))
+        .unwrap_or(u64::MAX)
+        .saturating_mul(REPORT_EVERY);
     let mut handle = |event: Event<T>, reporter: &mut Reporter<'_>| match event {
-        Event::Progress(done) => reporter.report_count(done, shared),
+        Event::Progress(done) => reporter.report_event(done, max_lag, shared),
         Event::Done(unit) => {
-            if let Err(e) = on_done(unit) {
-                shared.stop.store(true, Ordering::SeqCst);
-                first_error.get_or_insert(e);
+            let bytes = stored_bytes(&unit);
+            match on_done(unit) {
+                Ok(()) => {
+                    shared.stored.fetch_add(bytes, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    shared.stop.store(true, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
             }
         }
         Event::Failed(e) => {
@@ -61,7 +77,7 @@ pub(crate) fn run<T: Send>(
     });
     if reporter.cancelled {
         return Err(Error::Cancelled {
-            bytes_done: reporter.last(),
+            bytes_done: shared.stored.load(Ordering::SeqCst),
             total: reporter.total(),
         });
     }

@@ -83,37 +83,54 @@ pub fn profile_dir() -> PathBuf {
 /// `CARGO_MANIFEST_DIR` and the like would see a change and rebuild half
 /// the tree on each run, for both this build and the outer one.
 pub fn cargo_build(args: &[&str], target_dir: &Path) {
-    let profile_dir = profile_dir();
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .args(args)
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target_dir)
-        .stdin(Stdio::null());
+    cargo("build", args, &[], target_dir);
+}
+
+/// Runs `cargo rustc <args> -- <rustc_args>` as [`cargo_build`] runs
+/// `cargo build`: how the C libraries are built (the crate itself is an
+/// rlib only; see the Makefile's `staticlib` and `sharedlib`).
+pub fn cargo_rustc(args: &[&str], rustc_args: &[&str], target_dir: &Path) {
+    cargo("rustc", args, rustc_args, target_dir);
+}
+
+/// The cargo profile that built this test, as `--profile` names it (`dev`
+/// for the debug build), e.g. for the Makefile's `PROFILE`.
+pub fn cargo_profile() -> String {
+    match profile_dir().file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+    }
+}
+
+/// Leaves out of `cmd`'s environment what cargo set for this test process
+/// only (see [`cargo_build`]), for a command that runs cargo itself.
+pub fn without_cargo_test_env(cmd: &mut Command) -> &mut Command {
     for (name, _) in std::env::vars_os() {
         if set_by_cargo_for_the_test(&name.to_string_lossy()) {
             cmd.env_remove(&name);
         }
     }
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
+    cmd
+}
+
+fn cargo(subcommand: &str, args: &[&str], rustc_args: &[&str], target_dir: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg(subcommand)
+        .args(args)
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .args(["--profile", &cargo_profile()])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .stdin(Stdio::null());
+    if !rustc_args.is_empty() {
+        cmd.arg("--").args(rustc_args);
     }
+    without_cargo_test_env(&mut cmd);
     let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
-        "cargo build {} failed ({:?}):\n{}{}",
+        "cargo {subcommand} {} failed ({:?}):\n{}{}",
         args.join(" "),
         out.status,
         String::from_utf8_lossy(&out.stdout),

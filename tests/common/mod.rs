@@ -8,7 +8,9 @@ pub mod temp_dir;
 pub mod time_bounds;
 pub mod tools;
 
-pub use child::{cargo_build, profile_dir, run, Ran};
+pub use child::{
+    cargo_build, cargo_profile, cargo_rustc, profile_dir, run, without_cargo_test_env, Ran,
+};
 pub use temp_dir::TempDir;
 pub use time_bounds::{within, EVENT_WAIT, MARGIN};
 pub use tools::require_tool;

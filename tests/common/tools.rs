@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Every Debian package the tests use (what `.ci/run` installs).
-pub const ALL_PACKAGES: &str = "gcc g++ make cmake pkg-config valgrind";
+pub const ALL_PACKAGES: &str = "gcc g++ make cmake pkg-config valgrind bsdutils";
 
 /// Returns when `probe` (e.g. `tool --version`) runs and succeeds; fails the
 /// test otherwise, naming `tool`, what it is needed for, and how to install
@@ -48,6 +48,7 @@ fn apt_packages(tool: &str) -> String {
         "cc" | "gcc" => "gcc libc6-dev".to_owned(),
         "c++" | "g++" => "g++".to_owned(),
         "clang++" => "clang".to_owned(),
+        "script" => "bsdutils".to_owned(),
         other => other.to_owned(),
     }
 }

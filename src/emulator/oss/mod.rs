@@ -11,14 +11,16 @@
 //! [`EmulatorBuilder::oss_region`]: super::EmulatorBuilder::oss_region
 //!
 //! Bodies stream to files in a temporary directory of the emulator (removed
-//! when it stops), with their CRC-64 computed on the way; nothing is held
+//! when it stops) or in its data directory (kept, `persist.rs`), with their
+//! CRC-64 computed on the way; nothing is held
 //! whole in memory. A completed multipart object keeps its parts' files, in
 //! order (no copy), and GetObject streams them one after the other. ETags
 //! are not MD5s (no MD5 here): they are the object's CRC-64 and size in 32
 //! uppercase hex digits, quoted, with `-<parts>` after a multipart upload,
 //! stable for the same bytes.
 //!
-//! Split by concern: routing and bodies here, storage in `store.rs`,
+//! Split by concern: routing and bodies here, storage in `store.rs` (kept
+//! across runs by `persist.rs`),
 //! authentication in `auth.rs`, objects in `objects.rs`, multipart uploads
 //! in `multipart.rs`.
 
@@ -39,8 +41,10 @@ use crate::upload::xml;
 mod auth;
 mod multipart;
 mod objects;
+mod persist;
 mod store;
 
+pub(super) use persist::{save_port, saved_port};
 pub(super) use store::OssStore;
 pub use store::StoredObject;
 
@@ -296,10 +300,21 @@ impl Session<'_> {
             .iter()
             .any(|b| physical_bucket(b) == bucket);
         if !known {
+            let mut names: Vec<String> = self
+                .shared
+                .config
+                .buckets
+                .iter()
+                .map(|b| format!("{} (for {b})", physical_bucket(b)))
+                .collect();
+            names.sort_unstable();
             return Err(failure(
                 404,
                 "NoSuchBucket",
-                "The specified bucket does not exist.",
+                format!(
+                    "The specified bucket does not exist. This emulator's buckets: {}; upload to the bucket PrepareUpload answered.",
+                    names.join(", ")
+                ),
             ));
         }
         if key.is_empty() {

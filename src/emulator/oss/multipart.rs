@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use super::super::lock;
+use super::persist::Op;
 use super::store::{StoredObject, StoredPart, Upload};
 use super::{
     etag, failure, last_modified, malformed, no_such_upload, value, xml_answer, Answer, Body,
@@ -26,15 +27,17 @@ impl Session<'_> {
     pub(super) fn initiate(&mut self, bucket: &str, key: &str) -> Result<Answer, Failure> {
         self.receive(None)?;
         let id = sign::new_nonce().to_ascii_uppercase();
-        lock(&self.shared.oss.state).uploads.insert(
-            id.clone(),
-            Upload {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                content_type: self.req.header("content-type").unwrap_or("").to_owned(),
-                parts: BTreeMap::new(),
-            },
-        );
+        let upload = Upload {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            content_type: self.req.header("content-type").unwrap_or("").to_owned(),
+            parts: BTreeMap::new(),
+        };
+        {
+            let mut state = lock(&self.shared.oss.state);
+            self.shared.oss.record(|| Op::initiate(&id, &upload));
+            state.uploads.insert(id.clone(), upload);
+        }
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
              <Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId>\
@@ -90,7 +93,10 @@ impl Session<'_> {
         let old = {
             let mut state = lock(&self.shared.oss.state);
             match state.uploads.get_mut(id) {
-                Some(u) => Ok(u.parts.insert(number, part)),
+                Some(u) => {
+                    self.shared.oss.record(|| Op::part(id, number, &part));
+                    Ok(u.parts.insert(number, part))
+                }
                 None => Err(part),
             }
         };
@@ -273,6 +279,7 @@ impl Session<'_> {
             let Some(mut upload) = state.uploads.remove(id) else {
                 return Err(no_such_upload());
             };
+            self.shared.oss.record(|| Op::Forget { id: id.to_owned() });
             let files: Vec<StoredPart> = listed
                 .iter()
                 .filter_map(|(n, _)| upload.parts.remove(n))
@@ -319,7 +326,11 @@ impl Session<'_> {
 
     pub(super) fn abort(&mut self, bucket: &str, key: &str, id: &str) -> Result<Answer, Failure> {
         self.check_upload(bucket, key, id)?;
-        let removed = lock(&self.shared.oss.state).uploads.remove(id);
+        let removed = {
+            let mut state = lock(&self.shared.oss.state);
+            self.shared.oss.record(|| Op::Forget { id: id.to_owned() });
+            state.uploads.remove(id)
+        };
         if let Some(upload) = removed {
             for part in upload.parts.values() {
                 let _ = fs::remove_file(&part.path);

@@ -3,6 +3,7 @@
 use std::fs;
 
 use super::super::lock;
+use super::persist::Op;
 use super::store::StoredObject;
 use super::{etag, failure, Answer, Body, Failure, Session};
 
@@ -31,9 +32,13 @@ impl Session<'_> {
     }
 
     pub(super) fn store(&self, bucket: &str, key: &str, object: StoredObject) {
-        let old = lock(&self.shared.oss.state)
-            .objects
-            .insert((bucket.to_owned(), key.to_owned()), object);
+        let old = {
+            let mut state = lock(&self.shared.oss.state);
+            self.shared.oss.record(|| Op::object(bucket, key, &object));
+            state
+                .objects
+                .insert((bucket.to_owned(), key.to_owned()), object)
+        };
         for file in old.map(|o| o.files).unwrap_or_default() {
             let _ = fs::remove_file(file);
         }

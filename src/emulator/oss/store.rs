@@ -1,14 +1,17 @@
 //! The OSS side's storage: objects and multipart uploads, their bytes in
-//! files of a temporary directory (removed when the emulator stops).
+//! files of a temporary directory (removed when the emulator stops), or of
+//! a data directory kept across runs (`persist.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::super::prepare_upload::physical_bucket;
 use super::super::{lock, Emulator};
+use super::persist::{self, DataDir, Op};
 
 /// A stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,12 +57,49 @@ pub(in crate::emulator) struct OssStore {
     dir: PathBuf,
     pub(super) state: Mutex<OssState>,
     next_file: AtomicU64,
+    /// The data directory's log, when the store is kept across runs.
+    kept: Option<Mutex<DataDir>>,
 }
 
 impl OssStore {
+    /// A store in `data_dir`, kept across runs, or (`None`) in a temporary
+    /// directory removed when the emulator stops.
+    pub(in crate::emulator) fn open(data_dir: Option<&Path>) -> io::Result<OssStore> {
+        let Some(dir) = data_dir else {
+            return Ok(OssStore::new());
+        };
+        let (kept, state) = DataDir::open(dir)?;
+        let next = fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| persist::body_file_number(&e.path()))
+            .max()
+            .map_or(0, |n| n + 1);
+        Ok(OssStore {
+            dir: dir.to_owned(),
+            state: Mutex::new(state),
+            next_file: AtomicU64::new(next),
+            kept: Some(Mutex::new(kept)),
+        })
+    }
+
+    /// Records a change in the data directory, if the store is kept (call
+    /// it while holding the state's lock, so the log has the state's order).
+    pub(super) fn record(&self, op: impl FnOnce() -> Op) {
+        if let Some(kept) = &self.kept {
+            lock(kept).record(&op());
+        }
+    }
+
+    /// Where the bodies are stored.
+    pub(in crate::emulator) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The directory is made on the first write, so an emulator that never
     /// stores anything leaves nothing behind even if it is never dropped.
-    pub(in crate::emulator) fn new() -> OssStore {
+    fn new() -> OssStore {
         static STORES: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -77,6 +117,7 @@ impl OssStore {
             dir,
             state: Mutex::new(OssState::default()),
             next_file: AtomicU64::new(0),
+            kept: None,
         }
     }
 
@@ -87,10 +128,27 @@ impl OssStore {
         self.dir.join(format!("{prefix}-{n}"))
     }
 
-    /// Deletes every stored byte (the emulator stopped).
+    /// Deletes every stored byte (the emulator stopped), unless the store
+    /// is kept in a data directory: then only its lock goes.
     pub(in crate::emulator) fn remove_files(&self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        match &self.kept {
+            Some(kept) => lock(kept).release(),
+            None => {
+                let _ = fs::remove_dir_all(&self.dir);
+            }
+        }
     }
+}
+
+/// Whether process `pid` is running (Linux `/proc`; elsewhere every
+/// process counts as running). A zombie (killed, not yet reaped) is gone.
+pub(super) fn process_alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+    state.is_some_and(|c| c != 'Z' && c != 'X')
 }
 
 /// Removes the stores a killed emulator process left in `tmp` (a process
@@ -114,11 +172,7 @@ fn remove_stores_of_dead_processes(tmp: &std::path::Path) {
         else {
             continue;
         };
-        // A zombie (killed, not yet reaped) counts as gone.
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
-        let alive = state.is_some_and(|c| c != 'Z' && c != 'X');
-        if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
+        if !process_alive(pid) && entry.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
@@ -127,6 +181,16 @@ fn remove_stores_of_dead_processes(tmp: &std::path::Path) {
 impl Drop for OssStore {
     fn drop(&mut self) {
         self.remove_files();
+    }
+}
+
+impl Emulator {
+    /// The directory holding the uploaded bodies: the data directory given
+    /// to [`EmulatorBuilder::data_dir`](super::super::EmulatorBuilder::data_dir),
+    /// or a temporary directory removed when the emulator stops (made on the
+    /// first upload).
+    pub fn storage_dir(&self) -> &Path {
+        self.shared.oss.dir()
     }
 }
 
