@@ -126,6 +126,7 @@
 //! | Feature | Default | What it adds |
 //! |---|---|---|
 //! | `rustls` | on | TLS through rustls, with the Mozilla roots bundled |
+//! | `bundled-roots` | on | the Mozilla roots for rustls; without it, the system CA bundle |
 //! | `native-tls` | | TLS through the system's OpenSSL; wins when both are on |
 //! | `emulator` | | [`emulator`]: a local ENS and OSS endpoint; turns on `acs3` |
 //! | `acs3` | | `sign::acs3_hmac_sha256`, signature V3 |

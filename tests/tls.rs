@@ -1,6 +1,7 @@
 //! TLS end to end against a local rustls server with a test CA: the
 //! backend compiled in (rustls or native-tls) verifies the server with the
-//! CA file, refuses it without, and a build without TLS refuses https.
+//! CA file, refuses it without, rustls without `bundled-roots` trusts the
+//! system bundle, and a build without TLS refuses https.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -128,6 +129,24 @@ fn the_compiled_backend_verifies_with_the_ca_file_and_refuses_without() {
         "rustls"
     };
     assert_eq!(ens_upload::TLS_BACKEND, expected);
+
+    // rustls without the bundled roots trusts the system's CA bundle, which
+    // SSL_CERT_FILE names (set last: nothing else in this binary runs then).
+    #[cfg(all(
+        feature = "rustls",
+        not(feature = "bundled-roots"),
+        not(feature = "native-tls")
+    ))]
+    {
+        std::env::set_var("SSL_CERT_FILE", CA);
+        let endpoint = tls_server(1);
+        let out = builder(&endpoint)
+            .build()
+            .unwrap()
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap();
+        assert_eq!(out.request_id, "tls-1");
+    }
 }
 
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]

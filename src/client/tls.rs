@@ -1,6 +1,8 @@
 //! Which TLS library talks to the server, and which certificates it trusts.
 //!
-//! - feature `rustls` (default): rustls with the bundled Mozilla roots;
+//! - feature `rustls` (default): rustls, trusting the bundled Mozilla roots
+//!   (feature `bundled-roots`, default) or, without them, the system's CA
+//!   bundle: a device that has one saves about 200 KB;
 //! - feature `native-tls`: the system's OpenSSL and its CA store (chosen
 //!   when both features are on, since `rustls` is on by default);
 //! - neither: only `http://` endpoints, e.g. behind a TLS-terminating proxy;
@@ -45,7 +47,7 @@ pub const TLS_BACKEND: &str = if cfg!(feature = "native-tls") {
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub(crate) fn apply(
     config: ConfigBuilder<AgentScope>,
-    _endpoint: &Endpoint,
+    endpoint: &Endpoint,
     ca: &CaChoice,
 ) -> Result<ConfigBuilder<AgentScope>> {
     use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
@@ -58,7 +60,7 @@ pub(crate) fn apply(
         RootCerts::PlatformVerifier
     } else {
         let mut certs = if ca.backend_roots {
-            bundled_roots()?
+            backend_roots(endpoint)?
         } else {
             Vec::new()
         };
@@ -96,38 +98,66 @@ pub(crate) fn apply(
 }
 
 /// The bundled Mozilla roots, as certificates that can be joined with others.
-#[cfg(all(feature = "rustls", not(feature = "native-tls")))]
-fn bundled_roots() -> Result<Vec<ureq::tls::Certificate<'static>>> {
+#[cfg(all(
+    feature = "rustls",
+    feature = "bundled-roots",
+    not(feature = "native-tls")
+))]
+fn backend_roots(_endpoint: &Endpoint) -> Result<Vec<ureq::tls::Certificate<'static>>> {
     Ok(webpki_root_certs::TLS_SERVER_ROOT_CERTS
         .iter()
         .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
         .collect())
 }
 
-/// The system's CA bundle (native-tls cannot add roots beside its built-in
-/// ones, so they are read and passed together): `SSL_CERT_FILE`, else the
-/// usual Linux locations.
-#[cfg(feature = "native-tls")]
-fn bundled_roots() -> Result<Vec<ureq::tls::Certificate<'static>>> {
-    const SYSTEM_BUNDLES: &[&str] = &[
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/ca-bundle.pem",
-        "/etc/ssl/cert.pem",
-    ];
-    let from_env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
-    let candidates = from_env
-        .into_iter()
-        .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from));
-    for path in candidates {
-        if path.is_file() {
-            return read_pem_certs(&path);
-        }
+/// The system's CA bundle: for native-tls (which cannot add roots beside
+/// its built-in ones, so they are read and passed together), and for
+/// rustls built without `bundled-roots`.
+#[cfg(all(
+    any(feature = "rustls", feature = "native-tls"),
+    any(feature = "native-tls", not(feature = "bundled-roots"))
+))]
+fn backend_roots(endpoint: &Endpoint) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    match system_bundle() {
+        Some(path) => read_pem_certs(&path),
+        // Nothing to verify an https endpoint with. (An http one can still
+        // work; an https upload host then fails its handshake.)
+        None if endpoint.is_https() || cfg!(feature = "native-tls") => Err(Error::config(format!(
+            "no system CA bundle found (looked at SSL_CERT_FILE and {}); use ca_file_only{}",
+            SYSTEM_BUNDLES.join(", "),
+            if cfg!(feature = "native-tls") {
+                ""
+            } else {
+                ", or build ens-upload with the `bundled-roots` feature"
+            }
+        ))),
+        None => Ok(Vec::new()),
     }
-    Err(Error::config(format!(
-        "no system CA bundle found (looked at SSL_CERT_FILE and {}); use ca_file_only instead",
-        SYSTEM_BUNDLES.join(", ")
-    )))
+}
+
+/// Where Linux distributions keep the CA bundle.
+#[cfg(all(
+    any(feature = "rustls", feature = "native-tls"),
+    any(feature = "native-tls", not(feature = "bundled-roots"))
+))]
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// `SSL_CERT_FILE`, else the first of the usual places that exists.
+#[cfg(all(
+    any(feature = "rustls", feature = "native-tls"),
+    any(feature = "native-tls", not(feature = "bundled-roots"))
+))]
+fn system_bundle() -> Option<PathBuf> {
+    let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    from_env
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
 }
 
 /// Every certificate of a PEM file; an error when there is none.
