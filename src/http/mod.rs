@@ -119,11 +119,13 @@ impl Session {
         // A HEAD answer has no body, whatever its Content-Length says.
         let is_head = request.method == "HEAD";
         let mut hints = Hints::default();
-        let place = self.place(&request);
+        // Where the request went, worked out only for an error message.
+        let (url, proxy) = (request.url, request.proxy.clone());
+        let place = || self.place(url, proxy.as_ref());
         let response = match self.send(request) {
             Ok(r) => r,
             Err(e) => {
-                let e = transport_error(e, https, &place);
+                let e = transport_error(e, https, &place());
                 log::debug!(
                     "{op} attempt {number}: failed after {} ms: {e}",
                     elapsed_ms()
@@ -180,7 +182,7 @@ impl Session {
                         hints,
                     )
                 }
-                Err(e) => return (Err(transport_error(e, https, &place)), hints),
+                Err(e) => return (Err(transport_error(e, https, &place())), hints),
             }
         };
         (
@@ -209,9 +211,9 @@ impl Session {
     /// Where a request goes, for its transport errors: the URL's host and
     /// port (never its path or query, which may carry a signature), and the
     /// proxy it goes through, if any.
-    fn place(&self, request: &Request<'_, '_>) -> String {
-        let target = host_port(request.url);
-        let proxy = match &request.proxy {
+    fn place(&self, url: &str, per_request_proxy: Option<&Option<ureq::Proxy>>) -> String {
+        let target = host_port(url);
+        let proxy = match per_request_proxy {
             Some(per_request) => per_request.as_ref(),
             None => self.agent.config().proxy(),
         };
