@@ -434,6 +434,42 @@ fn command(home: &TempDir, exe: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// As [`command`], with Ctrl-C's signal (SIGINT) back to its default in
+/// the program, as at a terminal: a test run started in the background
+/// (`cargo test &` from a script, nohup) ignores SIGINT, and every child
+/// inherits that. `env --default-signal` (GNU coreutils 8.31 and later)
+/// resets it before running the program.
+fn command_with_default_sigint(home: &TempDir, exe: &Path, args: &[&str]) -> Command {
+    let resets = Command::new("env")
+        .args(["--default-signal=INT", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !resets {
+        return command(home, exe, args);
+    }
+    let mut all = vec!["--default-signal=INT".to_owned(), exe.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    command(home, Path::new("env"), &all)
+}
+
+/// Waits for `child` to end, at most [`common::EVENT_WAIT`]; kills it and
+/// fails the test naming `what` after that.
+fn wait_bounded(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + common::EVENT_WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits (bounded) until `ready` holds; fails the test naming `what`.
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + common::EVENT_WAIT;
@@ -563,13 +599,14 @@ fn ctrl_c_at_a_terminal_cancels_and_says_how_to_resume() {
          --file ./clip.mp4 --checkpoint ./clip.ckpt",
         example().display()
     );
-    let mut child = command(&home, Path::new("script"), &["-qfec", &cmd, "/dev/null"])
-        .env("COLUMNS", "40")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::fs::File::create(home.join("terminal.txt")).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        command_with_default_sigint(&home, Path::new("script"), &["-qfec", &cmd, "/dev/null"])
+            .env("COLUMNS", "40")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::fs::File::create(home.join("terminal.txt")).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
     let ckpt = home.join("clip.ckpt");
     wait_for("a part in the checkpoint", || {
         common::checkpoint_parts(&ckpt).is_some_and(|p| !p.is_empty())
@@ -580,7 +617,7 @@ fn ctrl_c_at_a_terminal_cancels_and_says_how_to_resume() {
         stdin.write_all(b"\x03").unwrap();
         stdin.flush().unwrap();
     }
-    let status = common::within(common::EVENT_WAIT, move || child.wait().unwrap());
+    let status = wait_bounded(&mut child, "the CLI after Ctrl-C");
     let terminal = std::fs::read_to_string(home.join("terminal.txt")).unwrap();
     assert_eq!(status.code(), Some(130), "{terminal}");
     assert!(
@@ -618,7 +655,7 @@ fn the_standalone_emulator_removes_its_bodies_when_interrupted() {
     let file = home.join("f.bin");
     std::fs::write(&file, b"bytes to be cleaned up").unwrap();
     for signal in ["-INT", "-TERM"] {
-        let mut emulator = command(&home, exe, &[])
+        let mut emulator = command_with_default_sigint(&home, exe, &[])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -659,7 +696,7 @@ fn the_standalone_emulator_removes_its_bodies_when_interrupted() {
             .status()
             .unwrap();
         assert!(killed.success());
-        emulator.wait().unwrap();
+        wait_bounded(&mut emulator, &format!("the emulator after kill {signal}"));
         wait_for("the storage directory to go", || !storage.exists());
     }
 }
