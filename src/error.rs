@@ -34,8 +34,12 @@ pub enum Error {
     /// No usable credentials were found or given.
     #[non_exhaustive]
     Credentials {
-        /// What is wrong, naming the source (the file, the environment).
+        /// What is wrong, naming the source (the file, the environment,
+        /// the provider).
         reason: String,
+        /// The provider's own failure underneath, when a fetch failed
+        /// (also given by [`source`](std::error::Error::source)).
+        source: Option<std::sync::Arc<Error>>,
     },
     /// The default credential chain found nothing anywhere it looked.
     #[non_exhaustive]
@@ -423,7 +427,7 @@ impl Error {
             }
             Error::InvalidInput { reason, .. }
             | Error::Config { reason }
-            | Error::Credentials { reason }
+            | Error::Credentials { reason, .. }
             | Error::LocalIo { reason, .. } => scrub(reason),
             _ => {}
         }
@@ -451,6 +455,7 @@ impl Error {
     pub fn credentials(reason: impl Into<String>) -> Error {
         Error::Credentials {
             reason: reason.into(),
+            source: None,
         }
     }
 }
@@ -471,7 +476,7 @@ impl Error {
             Error::Api(e) => fmt::Display::fmt(e, f),
             Error::InvalidInput { field, reason } => write!(f, "invalid {field}: {reason}"),
             Error::Config { reason } => write!(f, "invalid client configuration: {reason}"),
-            Error::Credentials { reason } => write!(f, "credentials: {reason}"),
+            Error::Credentials { reason, .. } => write!(f, "credentials: {reason}"),
             Error::NoCredentials { looked_in } => write!(
                 f,
                 "no credentials found; looked in: {}",
@@ -563,6 +568,9 @@ impl std::error::Error for Error {
             | Error::LocalIo {
                 source: Some(io), ..
             } => Some(&**io),
+            Error::Credentials {
+                source: Some(e), ..
+            } => Some(&**e),
             _ => None,
         }
     }

@@ -187,7 +187,10 @@ pub use client::{
     Client, ClientBuilder, Signature, API_VERSION, DEFAULT_ENDPOINT, MAX_RESPONSE_BYTES,
     MAX_TIMEOUT, USER_AGENT,
 };
-pub use credentials::Credentials;
+pub use credentials::{
+    Credentials, CredentialsProvider, CredentialsUriProvider, EcsRamRoleProvider, FetchContext,
+    OidcRoleProvider, RamRoleArnProvider,
+};
 pub use error::{ApiError, Error, KnownCode, Result, SignatureDiagnosis, TransportKind};
 pub use prepare_upload::{
     validate_bucket_name, validate_client_ip, PrepareUploadRequest, PrepareUploadResponse,

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ClockOffset;
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialCache, Credentials, CredentialsProvider};
 use crate::error::{Error, Result};
 use crate::http::{CachingResolver, Endpoint, ProxySetting, RetryPolicy, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
-use crate::sign;
 use crate::upload::{self, UploadOptions, UploadResult};
 
 pub use crate::http::{MAX_RESPONSE_BYTES, MAX_TIMEOUT};
@@ -48,6 +47,7 @@ pub enum Signature {
 pub struct ClientBuilder {
     endpoint: String,
     credentials: Option<Credentials>,
+    provider: Option<Arc<dyn CredentialsProvider>>,
     profile: Option<String>,
     connect_timeout: Duration,
     read_timeout: Duration,
@@ -65,6 +65,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("endpoint", &self.endpoint)
             .field("credentials", &self.credentials)
+            .field("provider", &self.provider)
             .field("profile", &self.profile)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
@@ -82,6 +83,7 @@ impl Default for ClientBuilder {
         ClientBuilder {
             endpoint: DEFAULT_ENDPOINT.to_owned(),
             credentials: None,
+            provider: None,
             profile: None,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
@@ -103,10 +105,23 @@ impl ClientBuilder {
         self
     }
 
-    /// The credentials to sign with. Without this, `build()` runs the default
-    /// chain ([`Credentials::from_default_chain`]).
+    /// The credentials to sign with. Without this (or a
+    /// [`credentials_provider`](ClientBuilder::credentials_provider)),
+    /// `build()` runs the default chain ([`Credentials::from_default_chain`]).
+    /// Credentials with an expiry cannot be refreshed: give a provider for
+    /// those. Replaces an earlier provider.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
+        self.provider = None;
+        self
+    }
+
+    /// Where the client gets its credentials, again before they expire
+    /// (see [`CredentialsProvider`]). Shared by all clones of the client;
+    /// replaces earlier credentials.
+    pub fn credentials_provider(mut self, provider: impl CredentialsProvider + 'static) -> Self {
+        self.provider = Some(Arc::new(provider));
+        self.credentials = None;
         self
     }
 
@@ -209,14 +224,22 @@ impl ClientBuilder {
     /// credentials were given and the default chain finds none.
     pub fn build(self) -> Result<Client> {
         let endpoint = Endpoint::parse(&self.endpoint)?;
-        let credentials = match self.credentials.clone() {
-            Some(c) => c,
-            None => match &self.profile {
-                Some(p) => Credentials::from_profile(p)?,
-                None => Credentials::from_default_chain()?,
-            },
+        let credentials = match (&self.credentials, &self.provider) {
+            (Some(c), _) if c.expires_at().is_none() => {
+                c.validate()?;
+                CredentialCache::fixed(c.clone())
+            }
+            (Some(c), _) => CredentialCache::from_provider(Arc::new(c.clone())),
+            (None, Some(p)) => CredentialCache::from_provider(p.clone()),
+            (None, None) => {
+                let found = match &self.profile {
+                    Some(p) => Credentials::from_profile(p)?,
+                    None => Credentials::from_default_chain()?,
+                };
+                found.validate()?;
+                CredentialCache::fixed(found)
+            }
         };
-        credentials.validate()?;
         for (name, d) in [
             ("connect timeout", self.connect_timeout),
             ("read timeout", self.read_timeout),
@@ -250,8 +273,11 @@ impl ClientBuilder {
             .max_idle_connections_per_host(self.max_idle_connections)
             .proxy(proxy);
         let config = tls::apply(config, &endpoint, &self.ca)?.build();
-        log::debug!("client built for {}", endpoint.as_str());
-        let signer = sign::RpcSigner::new(credentials.secret());
+        log::debug!(
+            "client built for {} with credentials from {}",
+            endpoint.as_str(),
+            credentials.describe()
+        );
 
         Ok(Client {
             inner: Arc::new(Inner {
@@ -264,11 +290,10 @@ impl ClientBuilder {
                     clock: ClockOffset::default(),
                     retry: self.retry,
                     call_timeout: self.call_timeout,
-                    credentials,
                     proxy: self.proxy.clone(),
                 },
                 endpoint,
-                signer,
+                credentials,
                 signature: self.signature,
             }),
         })
@@ -295,8 +320,7 @@ pub struct Client {
 struct Inner {
     session: Session,
     endpoint: Endpoint,
-    /// The credentials' secret, keyed into HMAC once.
-    signer: sign::RpcSigner,
+    credentials: CredentialCache,
     signature: Signature,
 }
 
@@ -304,7 +328,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("endpoint", &self.inner.endpoint.as_str())
-            .field("credentials", &self.inner.session.credentials)
+            .field("credentials", &self.inner.credentials.describe())
             .finish_non_exhaustive()
     }
 }
@@ -322,9 +346,29 @@ impl Client {
         self.inner.endpoint.as_str()
     }
 
-    /// The credentials this client signs with.
+    /// The credentials this client signs with, when it was given (or the
+    /// default chain found) fixed ones. With credentials from a provider,
+    /// which change as they are refreshed, this is only a description:
+    /// empty AccessKey id and secret, [`Credentials::source`] naming the
+    /// provider; use [`Client::current_credentials`] or
+    /// [`Client::credentials_source`] instead.
     pub fn credentials(&self) -> &Credentials {
-        &self.inner.session.credentials
+        self.inner.credentials.fixed_or_description()
+    }
+
+    /// Where this client's credentials come from, e.g. `environment` or
+    /// `AssumeRole acs:ram::123:role/uploader (source: environment)`.
+    /// Never a secret.
+    pub fn credentials_source(&self) -> &str {
+        self.inner.credentials.describe()
+    }
+
+    /// The credentials the next request would sign with, fetched or
+    /// refreshed first when due (as a request would). Their `Debug` shows
+    /// no secret.
+    pub fn current_credentials(&self) -> Result<Credentials> {
+        let current = self.inner.credentials.get(&self.inner.session)?;
+        Ok(current.creds.clone())
     }
 
     /// Asks ENS where to upload (`PrepareUpload`).
@@ -425,6 +469,7 @@ impl Client {
     ) -> upload::Uploader<'a> {
         upload::Uploader {
             session: &self.inner.session,
+            credentials: &self.inner.credentials,
             endpoint: &self.inner.endpoint,
             prepare,
         }

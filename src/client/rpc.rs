@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use ureq::http::{HeaderName, HeaderValue};
 
+use crate::credentials::Current;
 use crate::error::{Error, Result};
 use crate::http::{Answer, Attempt, Body, Hints, Request, Retry};
 use crate::response;
@@ -51,7 +52,7 @@ pub(super) fn call<T: DeserializeOwned>(
     retry
         .run(|attempt| send(inner, action, params, attempt))
         .and_then(|answer| response::decode_success(answer.status, &answer.body))
-        .map_err(|e| e.redact_secrets(&session.credentials.secrets()))
+        .map_err(|e| inner.credentials.scrub(e))
 }
 
 /// One signed attempt with a fresh nonce and timestamp; a non-2xx answer
@@ -62,21 +63,32 @@ fn send(
     params: &[(&str, &str)],
     attempt: Attempt,
 ) -> (Result<Answer>, Hints) {
-    match inner.signature {
-        Signature::RpcV1 => send_rpc_v1(inner, action, params, attempt),
-        Signature::Acs3HmacSha256 => send_acs3(inner, action, params, attempt),
+    let current = match inner.credentials.get(&inner.session) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), Hints::default()),
+    };
+    let (result, mut hints) = match inner.signature {
+        Signature::RpcV1 => send_rpc_v1(inner, &current, action, params, attempt),
+        Signature::Acs3HmacSha256 => send_acs3(inner, &current, action, params, attempt),
+    };
+    if let Err(e) = &result {
+        inner
+            .credentials
+            .after_refusal(&inner.session, &current, e, &mut hints);
     }
+    (result, hints)
 }
 
 /// RPC 1.0: every parameter, the signature's own included, in the query.
 fn send_rpc_v1(
     inner: &Inner,
+    current: &Current,
     action: &str,
     params: &[(&str, &str)],
     attempt: Attempt,
 ) -> (Result<Answer>, Hints) {
     let session = &inner.session;
-    let creds = &session.credentials;
+    let creds = &current.creds;
     // The offset this attempt signs with: if it is not the client's
     // offset when the answer comes (this answer's `Date` or another
     // thread's corrected it), a refused timestamp is worth one more try.
@@ -103,7 +115,7 @@ fn send_rpc_v1(
     let mut url = Vec::with_capacity(base.len() + 64 + 3 * 256);
     url.extend_from_slice(base.as_bytes());
     url.extend_from_slice(b"/?");
-    let signed = inner.signer.sign_into("POST", &all, &mut url);
+    let signed = current.rpc_signer.sign_into("POST", &all, &mut url);
     url.extend_from_slice(b"&Signature=");
     // The endpoint is checked ASCII and the signer writes percent-encoded ASCII.
     let Ok(mut url) = String::from_utf8(url) else {
@@ -136,12 +148,13 @@ fn send_rpc_v1(
 /// `Authorization: ACS3-HMAC-SHA256 ...` header.
 fn send_acs3(
     inner: &Inner,
+    current: &Current,
     action: &str,
     params: &[(&str, &str)],
     attempt: Attempt,
 ) -> (Result<Answer>, Hints) {
     let session = &inner.session;
-    let creds = &session.credentials;
+    let creds = &current.creds;
     let signed_offset = session.clock.get();
     let date = crate::clock::format_iso8601(session.clock.now());
     let nonce = sign::new_nonce();

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::clock::{self, ClockOffset};
-use crate::credentials::Credentials;
 use crate::error::{Error, Result, TransportKind};
 
 pub(crate) use endpoint::{split_authority, Endpoint};
@@ -36,13 +35,13 @@ pub const MAX_RESPONSE_BYTES: u64 = 1 << 20;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// What every request of one client shares: the connection pool, the
-/// learned clock offset, the retry policy and the credentials.
+/// learned clock offset and the retry policy. (The credentials are the
+/// client's: see `credentials::CredentialCache`.)
 pub(crate) struct Session {
     pub(crate) agent: ureq::Agent,
     pub(crate) clock: ClockOffset,
     pub(crate) retry: RetryPolicy,
     pub(crate) call_timeout: Duration,
-    pub(crate) credentials: Credentials,
     /// How proxies are chosen: the same rules for the ENS endpoint (set
     /// in the agent) and for each OSS host (set per request).
     pub(crate) proxy: ProxySetting,

@@ -58,6 +58,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::credentials::CredentialCache;
 use crate::error::{Error, Result};
 use crate::http::{Endpoint, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
@@ -399,6 +400,8 @@ pub struct UploadResult {
 /// module depends on the HTTP session, not on the client built over it.
 pub(crate) struct Uploader<'a> {
     pub(crate) session: &'a Session,
+    /// The client's credentials, fetched (and refreshed) per request.
+    pub(crate) credentials: &'a CredentialCache,
     /// The ENS endpoint: OSS follows its scheme, and the upload policy
     /// judges answers by it.
     pub(crate) endpoint: &'a Endpoint,
@@ -477,7 +480,7 @@ fn upload_source(
     options: &UploadOptions,
 ) -> Result<UploadResult> {
     upload_source_unredacted(up, request, key, source, size, options)
-        .map_err(|e| e.redact_secrets(&up.session.credentials.secrets()))
+        .map_err(|e| up.credentials.scrub(e))
 }
 
 fn upload_source_unredacted(
@@ -511,6 +514,7 @@ fn upload_source_unredacted(
             signing,
             proxy,
             session: up.session,
+            credentials: up.credentials,
             target,
             stall_timeout: options
                 .stall_timeout

@@ -510,7 +510,7 @@ fn abort(job: &Job<'_>, key: &str, upload_id: &str) {
     });
     if let Err(e) = aborted {
         // The same scrubbing as the errors the upload returns.
-        let e = e.redact_secrets(&job.oss.session.credentials.secrets());
+        let e = job.oss.credentials.scrub(e);
         log::warn!(
             "could not abort multipart upload {upload_id} of {key:?}: {e} (its parts \
              stay on the server until a lifecycle rule of the bucket removes them)"

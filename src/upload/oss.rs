@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ureq::http::HeaderName;
 
+use crate::credentials::CredentialCache;
 use crate::error::{ApiError, Error, Result, SignatureDiagnosis};
 use crate::http::{header_value, Answer, Attempt, Request, Retry, Session};
 use crate::sign;
@@ -77,6 +78,9 @@ impl Reply {
 /// Sends OSS requests for one target with one client's session.
 pub(crate) struct Oss<'c> {
     pub(crate) session: &'c Session,
+    /// Fetched per request: a long upload signs its later parts with
+    /// refreshed credentials.
+    pub(crate) credentials: &'c CredentialCache,
     pub(crate) target: Target,
     /// A data request that makes no progress for this long fails.
     pub(crate) stall_timeout: Duration,
@@ -103,7 +107,11 @@ impl Oss<'_> {
         attempt: Attempt,
     ) -> (Result<Reply>, Hints) {
         let session = self.session;
-        let creds = &session.credentials;
+        let current = match self.credentials.get(session) {
+            Ok(c) => c,
+            Err(e) => return (Err(e), Hints::default()),
+        };
+        let creds = &current.creds;
         // See `Hints::clock_changed`.
         let signed_offset = session.clock.get();
         let now = session.clock.now();
@@ -213,6 +221,10 @@ impl Oss<'_> {
             }
             other => other,
         };
+        if let Err(e) = &result {
+            self.credentials
+                .after_refusal(session, &current, e, &mut hints);
+        }
         (result, hints)
     }
 

@@ -1,13 +1,33 @@
-//! AccessKey and STS credentials, and the default chain that finds them.
+//! AccessKey and STS credentials, the providers that give them, and the
+//! cache that refreshes them before they expire.
 //!
-//! The chain looks, in order, at the environment, the Alibaba Cloud
-//! credentials file and the `aliyun` CLI's `config.json`, as the official SDKs
-//! do. Secrets never reach `Debug`, `Display` or an error message.
+//! Secrets never reach `Debug`, `Display`, an error message or a log line.
+
+mod cache;
+mod ecs;
+mod provider;
+mod service;
+mod sts;
+mod uri;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+
+pub(crate) use cache::{CredentialCache, Current};
+pub use ecs::{
+    EcsRamRoleProvider, DEFAULT_ECS_METADATA_ENDPOINT, ENV_ECS_METADATA, ENV_ECS_METADATA_DISABLED,
+    ENV_ECS_METADATA_ENDPOINT, ENV_IMDSV1_DISABLED,
+};
+pub use provider::{CredentialsProvider, FetchContext};
+pub use sts::{
+    OidcRoleProvider, RamRoleArnProvider, DEFAULT_STS_ENDPOINT, ENV_OIDC_PROVIDER_ARN,
+    ENV_OIDC_TOKEN_FILE, ENV_ROLE_ARN, ENV_ROLE_SESSION_NAME, ENV_STS_ENDPOINT, ENV_STS_REGION,
+    ENV_VPC_ENDPOINT_ENABLED,
+};
+pub use uri::{CredentialsUriProvider, ENV_CREDENTIALS_URI};
 
 /// Environment variable holding the AccessKey id.
 pub const ENV_ACCESS_KEY_ID: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
@@ -53,6 +73,8 @@ pub struct Credentials {
     access_key_secret: Secret,
     security_token: Option<Secret>,
     source: String,
+    /// Unix seconds (by the servers' clock) after which these are refused.
+    expiration: Option<i64>,
 }
 
 impl fmt::Debug for Credentials {
@@ -62,6 +84,7 @@ impl fmt::Debug for Credentials {
             .field("access_key_secret", &self.access_key_secret)
             .field("security_token", &self.security_token)
             .field("source", &self.source)
+            .field("expiration", &self.expiration)
             .finish()
     }
 }
@@ -74,6 +97,7 @@ impl Credentials {
             access_key_secret: Secret(secret.into()),
             security_token: None,
             source: "explicit access key".into(),
+            expiration: None,
         }
     }
 
@@ -88,6 +112,7 @@ impl Credentials {
             access_key_secret: Secret(secret.into()),
             security_token: Some(Secret(security_token.into())),
             source: "explicit STS token".into(),
+            expiration: None,
         }
     }
 
@@ -196,9 +221,38 @@ impl Credentials {
         Ok(())
     }
 
-    fn with_source(mut self, source: String) -> Credentials {
-        self.source = source;
+    /// Says where these credentials came from (shown by
+    /// [`Credentials::source`] and in errors; never put a secret here).
+    pub fn with_source(mut self, source: impl Into<String>) -> Credentials {
+        self.source = source.into();
         self
+    }
+
+    /// Sets when these credentials expire (an STS token's `Expiration`).
+    /// A client refreshes them from their provider before then and never
+    /// signs with them after. Times before 1970 count as 1970.
+    pub fn with_expiration(mut self, expiration: SystemTime) -> Credentials {
+        let secs = expiration
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.expiration = Some(i64::try_from(secs).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// When these credentials expire, if they do.
+    pub fn expiration(&self) -> Option<SystemTime> {
+        self.expiration
+            .map(|s| UNIX_EPOCH + Duration::from_secs(u64::try_from(s).unwrap_or(0)))
+    }
+
+    /// [`Credentials::with_expiration`] in Unix seconds.
+    pub(crate) fn with_expiration_unix(mut self, unix: i64) -> Credentials {
+        self.expiration = Some(unix);
+        self
+    }
+
+    pub(crate) fn expires_at(&self) -> Option<i64> {
+        self.expiration
     }
 }
 
@@ -225,7 +279,7 @@ pub(crate) trait Env {
     }
 }
 
-struct ProcessEnv;
+pub(crate) struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
@@ -256,7 +310,7 @@ fn from_env_source(env: &dyn Env) -> Result<Option<Credentials>> {
                 Some(t) => Credentials::sts(id, secret, t),
                 None => Credentials::access_key(id, secret),
             };
-            Ok(Some(c.with_source("environment".into())))
+            Ok(Some(c.with_source("environment")))
         }
     }
 }
