@@ -117,7 +117,10 @@ fn credentials_uri(req: &HttpRequest, shared: &Shared) -> Outcome {
     let issued = shared.issue(IssuedBy::CredentialsUri, None);
     let mut fields = issued.fields();
     fields.insert("Code".into(), "Success".into());
-    Ok(("application/json", serde_json::Value::Object(fields).to_string()))
+    Ok((
+        "application/json",
+        serde_json::Value::Object(fields).to_string(),
+    ))
 }
 
 fn ecs(req: &HttpRequest, path: &str, shared: &Shared) -> Outcome {
@@ -161,10 +164,7 @@ fn ecs(req: &HttpRequest, path: &str, shared: &Shared) -> Outcome {
                 "LastUpdated".into(),
                 crate::clock::format_iso8601(issued.issued_at).into(),
             );
-            Ok((
-                "text/plain",
-                serde_json::Value::Object(fields).to_string(),
-            ))
+            Ok(("text/plain", serde_json::Value::Object(fields).to_string()))
         }
         _ => Err((404, "Not Found".to_owned())),
     }

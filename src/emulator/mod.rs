@@ -240,7 +240,9 @@ impl Shared {
     /// services stay queued, in order).
     fn credentials_fault(&self, service: fault::CredentialsService) -> Option<Fault> {
         let mut queue = lock(&self.credentials_faults);
-        let at = queue.iter().position(|f| f.for_service(service).is_some())?;
+        let at = queue
+            .iter()
+            .position(|f| f.for_service(service).is_some())?;
         queue
             .remove(at)
             .and_then(|f| f.for_service(service).cloned())

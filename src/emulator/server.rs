@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fault::CredentialsService;
 use super::http::{
     plain_error, read_head, read_small_body, write_filler, write_head, write_response,
 };
-use super::fault::CredentialsService;
 use super::{lock, metadata, oss, rpc, sts, Fault, Shared};
 
 const MAX_CONNECTIONS: usize = 128;

@@ -54,8 +54,8 @@ pub(super) fn assume_role(
     let session = session_name(params, true)?.unwrap_or_default();
     let duration = duration_seconds(params)?;
     if let Some(policy) = param(params, "Policy") {
-        let is_object = serde_json::from_str::<serde_json::Value>(policy)
-            .is_ok_and(|p| p.is_object());
+        let is_object =
+            serde_json::from_str::<serde_json::Value>(policy).is_ok_and(|p| p.is_object());
         if !is_object {
             return Err(fail(
                 400,
@@ -163,10 +163,7 @@ fn arn_name<'a>(arn: &'a str, kind: &str) -> Option<(&'a str, &'a str)> {
 }
 
 /// `RoleSessionName`: 2-64 of `[A-Za-z0-9.@_-]`.
-fn session_name(
-    params: &[(String, String)],
-    mandatory: bool,
-) -> Result<Option<&str>, ApiFailure> {
+fn session_name(params: &[(String, String)], mandatory: bool) -> Result<Option<&str>, ApiFailure> {
     let name = if mandatory {
         Some(required(params, "RoleSessionName")?)
     } else {
@@ -204,13 +201,15 @@ fn duration_seconds(params: &[(String, String)]) -> Result<u64, ApiFailure> {
 }
 
 fn required<'a>(params: &'a [(String, String)], name: &str) -> Result<&'a str, ApiFailure> {
-    param(params, name).filter(|v| !v.is_empty()).ok_or_else(|| {
-        fail(
-            400,
-            format!("Missing{name}"),
-            format!("{name} is mandatory for this action."),
-        )
-    })
+    param(params, name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            fail(
+                400,
+                format!("Missing{name}"),
+                format!("{name} is mandatory for this action."),
+            )
+        })
 }
 
 /// STS's success answer.

@@ -184,7 +184,9 @@ impl Session<'_> {
                 ))
             }
         }
-        if k.expires_at.is_some_and(|expiry| self.shared.now() >= expiry) {
+        if k.expires_at
+            .is_some_and(|expiry| self.shared.now() >= expiry)
+        {
             return Err(failure(
                 403,
                 "SecurityTokenExpired",
