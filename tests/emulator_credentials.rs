@@ -14,7 +14,7 @@ use ens_upload::emulator::{
     Emulator, Fault, IssuedBy, DEFAULT_ECS_ROLE_NAME, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET,
 };
 use ens_upload::sign::{oss_canonical_resource, oss_v1, oss_v4, percent_encode, rpc_v1};
-use ens_upload::{Client, Credentials, PrepareUploadRequest};
+use ens_upload::{Client, Credentials, PrepareUploadRequest, Signature};
 
 const ROLE_ARN: &str = "acs:ram::1234567890123456:role/uploader";
 const OIDC_PROVIDER_ARN: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa";
@@ -388,14 +388,16 @@ fn assume_role_signed_by_an_access_key_issues_fresh_credentials_that_ens_and_oss
     // ENS (RPC 1.0 by hand, and the client) and OSS (V1 and V4) accept it.
     let p = prepare_upload(&emu, &cred);
     assert_eq!(p.status, 200, "{}", p.body);
-    let client = Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(cred.credentials())
-        .build()
-        .unwrap();
-    client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap();
+    for signature in [Signature::RpcV1, Signature::Acs3HmacSha256] {
+        Client::builder()
+            .endpoint(emu.endpoint())
+            .credentials(cred.credentials())
+            .signature(signature)
+            .build()
+            .unwrap()
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap();
+    }
     for v4 in [false, true] {
         let put = put_object(&emu, &cred, "issued.txt", v4);
         assert_eq!(put.status, 200, "v4 {v4}: {}", put.body);
@@ -709,13 +711,14 @@ fn the_credentials_uri_hands_out_a_fresh_credential_each_time() {
 #[test]
 fn an_issued_credential_is_refused_by_ens_oss_and_sts_once_expired() {
     let emu = Emulator::builder()
-        .issued_credential_lifetime(Duration::from_secs(2))
+        .issued_credential_lifetime(Duration::from_secs(3))
         .start()
         .unwrap();
     let json = uri_get(&emu).json();
     let expiration = parse_expiration(json["Expiration"].as_str().unwrap());
     let cred = Cred::from_json(&json);
-    // Still valid: used at once (its life is 1 to 2 s of wall time).
+    // Still valid: used at once (its life is 2 to 3 s of wall time, as
+    // `Expiration` has whole seconds).
     assert_eq!(prepare_upload(&emu, &cred).status, 200);
     assert_eq!(put_object(&emu, &cred, "before.txt", false).status, 200);
 
@@ -728,17 +731,20 @@ fn an_issued_credential_is_refused_by_ens_oss_and_sts_once_expired() {
         (400, "InvalidSecurityToken.Expired".into())
     );
     assert_eq!(ens.json()["Message"], "Specified SecurityToken is expired.");
-    let err = Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials(cred.credentials())
-        .build()
-        .unwrap()
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("InvalidSecurityToken.Expired"),
-        "{err}"
-    );
+    for signature in [Signature::RpcV1, Signature::Acs3HmacSha256] {
+        let err = Client::builder()
+            .endpoint(emu.endpoint())
+            .credentials(cred.credentials())
+            .signature(signature)
+            .build()
+            .unwrap()
+            .prepare_upload(&PrepareUploadRequest::new("test"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("InvalidSecurityToken.Expired"),
+            "{signature:?}: {err}"
+        );
+    }
     for v4 in [false, true] {
         let oss = put_object(&emu, &cred, "after.txt", v4);
         assert_eq!(oss.status, 403, "v4 {v4}: {}", oss.body);
