@@ -820,7 +820,8 @@ void ens_string_free(char *s);
  *
  * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` (NULL or non-UTF-8
  * argument, negative expiration); the callback's run then fails with that
- * message.
+ * message. Not thread-safe: only the callback's own thread, during the
+ * callback, may call it.
  *
  * # Safety
  * `out` is the pointer the callback was given, during the callback; the
@@ -854,6 +855,7 @@ enum ens_status ens_credentials_out_set(struct ens_credentials_out *out,
  *
  * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or
  * callback (remembered as described at `ens_client_builder_set_endpoint`).
+ * `user_data` may be NULL. Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder; `callback` follows the rules above.
@@ -872,6 +874,9 @@ enum ens_status ens_client_builder_set_credentials_callback(struct ens_client_bu
  * `ens_client_builder_set_sts_endpoint`'s, else from the environment
  * (`ALIBABA_CLOUD_STS_ENDPOINT`, `ALIBABA_CLOUD_STS_REGION`), else
  * `https://sts.aliyuncs.com`. Strings are copied.
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
+ * NULL or non-UTF-8 string (remembered as described at
+ * `ens_client_builder_set_endpoint`). Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder; the strings are NULL or NUL-terminated.
@@ -884,6 +889,9 @@ enum ens_status ens_client_builder_set_role_arn(struct ens_client_builder *build
  * Gets the credentials from `uri` (`GET`, JSON with `AccessKeyId`,
  * `AccessKeySecret`, `SecurityToken`, `Expiration`), again before they
  * expire. Replaces any earlier credentials setting. `uri` is copied.
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
+ * NULL or non-UTF-8 string (remembered as described at
+ * `ens_client_builder_set_endpoint`). Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder; `uri` is NULL or NUL-terminated.
@@ -895,6 +903,9 @@ enum ens_status ens_client_builder_set_credentials_uri(struct ens_client_builder
  * The STS URL for `ens_client_builder_set_role_arn` and the default
  * chain's roles (ours, for tests, private clouds and gateways; `http://`
  * allowed). `url` is copied.
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
+ * NULL or non-UTF-8 string (remembered as described at
+ * `ens_client_builder_set_endpoint`). Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder; `url` is NULL or NUL-terminated.
@@ -905,6 +916,9 @@ enum ens_status ens_client_builder_set_sts_endpoint(struct ens_client_builder *b
 /**
  * The ECS metadata server the default chain asks (ours, for tests and
  * gateways; default `http://100.100.100.200`). `url` is copied.
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or a
+ * NULL or non-UTF-8 string (remembered as described at
+ * `ens_client_builder_set_endpoint`). Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder; `url` is NULL or NUL-terminated.

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{profile_dir, run};
-use ens_upload::emulator::{self, Emulator, Fault, KeyState, RecordedRequest};
+use ens_upload::emulator::{self, Emulator, Fault, IssuedBy, KeyState, RecordedRequest};
 
 /// What `cargo rustc -- --print native-static-libs` prints for this target
 /// (Linux, glibc): the system libraries a program linking the static library
@@ -66,6 +66,7 @@ const C_TESTS: &[&str] = &[
     "test_faults",
     "test_log",
     "test_signatures",
+    "test_credentials",
 ];
 
 /// The one region the third emulator of every run (`ENS_TEST_V4_ENDPOINT`)
@@ -386,6 +387,7 @@ fn test_env(cmd: &mut Command, emu: &Emulator, odd: &OddServers, dir: &Path) {
 ///   `slow=MS`, `oss-bad-crc`...); answers `ok`.
 /// - `clear-faults`: answers `ok`. `pending`: faults not played yet.
 /// - `schemes`: `ACS3 RPC OSS4 OSS1`, how many requests were signed each way.
+/// - `issued sts|oidc|ecs|uri`: credentials issued by that service.
 /// - `requests`: requests seen so far. `uploads`: multipart uploads in
 ///   progress.
 /// - `object BUCKET KEY`: `SIZE CRC64 CONTENT-TYPE` of a stored object, or
@@ -497,6 +499,16 @@ fn control_answer(
             format!("{acs3} {rpc} {oss4} {oss1}")
         }
         ("requests", []) => emu.requests().len().to_string(),
+        ("issued", [kind]) => {
+            let by = match *kind {
+                "sts" => IssuedBy::AssumeRole,
+                "oidc" => IssuedBy::AssumeRoleWithOidc,
+                "ecs" => IssuedBy::EcsMetadata,
+                "uri" => IssuedBy::CredentialsUri,
+                other => return Err(format!("no credentials service {other:?}")),
+            };
+            emu.issued_credentials(by).to_string()
+        }
         ("uploads", []) => emu.oss_uploads_in_progress().to_string(),
         ("object", [bucket, key]) => match emu.oss_object(bucket, key) {
             Some(o) => format!("{} {} {}", o.size, o.crc64, o.content_type),
