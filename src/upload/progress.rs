@@ -20,6 +20,7 @@ use crate::crc64::Crc64;
 use crate::error::Error;
 
 use super::source::byte_count;
+use super::throttle::Limits;
 
 /// The callback hears from a stream at least this often.
 pub(crate) const REPORT_EVERY: u64 = 1 << 20;
@@ -190,6 +191,8 @@ pub(crate) struct Body<'a, T> {
     shared: &'a Shared,
     events: &'a Sender<Event<T>>,
     failure: Option<BodyFailure>,
+    /// The bandwidth limits the bytes are paced under.
+    limits: Option<&'a Limits>,
 }
 
 impl<'a, T> Body<'a, T> {
@@ -211,7 +214,15 @@ impl<'a, T> Body<'a, T> {
             shared,
             events,
             failure: None,
+            limits: None,
         }
+    }
+
+    /// Paces reads under `limits`: at most a chunk at a time, each handed
+    /// over once the buckets allow it (so to the socket at the limit).
+    pub(crate) fn paced(mut self, limits: &'a Limits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// The CRC-64 of everything read.
@@ -262,7 +273,8 @@ impl<T> Read for Body<'_, T> {
         }
         let want = buf
             .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX))
+            .min(self.limits.map_or(usize::MAX, Limits::chunk));
         let n = loop {
             match self.source.read(&mut buf[..want]) {
                 Ok(n) => break n,
@@ -298,6 +310,9 @@ impl<T> Read for Body<'_, T> {
             }
         }
         self.crc.update(&buf[..n]);
+        if let Some(limits) = self.limits {
+            limits.pace(byte_count(n), &self.shared.cancel);
+        }
         self.count(byte_count(n));
         Ok(n)
     }
