@@ -175,9 +175,11 @@ unsafe fn upload_file(
     };
     // SAFETY: `path` is NULL or NUL-terminated (contract).
     let source = || unsafe { req_str(path, func, "path") };
-    let upload = |client: &Client, request: &PrepareUploadRequest, key: &str, opts: &UploadOptions, path: &str| {
-        client.upload_file(request, key, path, opts)
-    };
+    let upload = |client: &Client,
+                  request: &PrepareUploadRequest,
+                  key: &str,
+                  opts: &UploadOptions,
+                  path: &str| { client.upload_file(request, key, path, opts) };
     // SAFETY: forwarded contract.
     unsafe { run_upload(target, options, progress, source, upload, result_out, err) }
 }
@@ -205,7 +207,13 @@ pub(super) unsafe fn run_upload<S>(
     options: *const ens_upload_options,
     progress: Option<Box<ProgressFn>>,
     source: impl FnOnce() -> Result<S, ens_error>,
-    upload: impl FnOnce(&Client, &PrepareUploadRequest, &str, &UploadOptions, S) -> crate::Result<UploadResult>,
+    upload: impl FnOnce(
+        &Client,
+        &PrepareUploadRequest,
+        &str,
+        &UploadOptions,
+        S,
+    ) -> crate::Result<UploadResult>,
     result_out: *mut *mut ens_upload_result,
     err: *mut *mut ens_error,
 ) -> ens_status {

@@ -6,9 +6,9 @@
 use std::ffi::{c_char, c_void};
 use std::io::{self, Read};
 
+use super::ens_upload_result;
 use super::upload::{c_progress, run_upload, UploadTarget, UserData};
 use super::{ens_client, ens_error, ens_progress_cb, ens_status, ens_upload_options};
-use super::ens_upload_result;
 
 /// The read callback of `ens_upload_stream`: fills `buf` with up to `cap`
 /// bytes and returns how many it wrote (at most `cap`), 0 at the end of
