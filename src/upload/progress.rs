@@ -285,13 +285,18 @@ impl<T> Read for Body<'_, T> {
             }
         };
         if n == 0 {
-            return Err(self.fail(BodyFailure::Local(
-                io::ErrorKind::UnexpectedEof,
+            let why = if self.must_end {
+                format!(
+                    "the reader ended before the size given ({} bytes short)",
+                    self.remaining
+                )
+            } else {
                 format!(
                     "ended {} bytes early (did it shrink during the upload?)",
                     self.remaining
-                ),
-            )));
+                )
+            };
+            return Err(self.fail(BodyFailure::Local(io::ErrorKind::UnexpectedEof, why)));
         }
         self.remaining -= byte_count(n);
         if self.remaining == 0 && self.must_end {
