@@ -676,8 +676,8 @@ enum ens_status ens_client_builder_set_signature(struct ens_client_builder *buil
  * default: no cap): one budget shared by every upload the client runs, on
  * all their threads, so the device's uplink keeps room for its own
  * traffic. An upload's `ens_upload_options_set_limit_rate` applies on top.
- * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder. Not
- * thread-safe per builder.
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder. The
+ * builder stays owned by the caller. Not thread-safe per builder.
  *
  * # Safety
  * `builder` is NULL or a live builder.
@@ -1053,8 +1053,8 @@ enum ens_status ens_upload_options_allow_upload_host(struct ens_upload_options *
  * client's `ens_client_builder_set_limit_rate`. Waiting for the budget is
  * not a stall (`ens_upload_options_set_stall_timeout_ms` times the socket
  * only), and progress keeps ticking. Returns `ENS_OK`, or
- * `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. Not thread-safe per
- * options object.
+ * `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. The options stay owned by
+ * the caller. Not thread-safe per options object.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -1070,7 +1070,8 @@ enum ens_status ens_upload_options_set_limit_rate(struct ens_upload_options *opt
  * sends none. Per connection: parts on 4 threads may use 4 times as much.
  * Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`;
  * failures are remembered as described at
- * `ens_upload_options_set_part_size`. Not thread-safe per options object.
+ * `ens_upload_options_set_part_size`. The options stay owned by the
+ * caller. Not thread-safe per options object.
  *
  * # Safety
  * `options` is NULL or live options.
@@ -1263,7 +1264,10 @@ void ens_upload_result_free(struct ens_upload_result *result);
  * - `data`: borrowed for the call only, and must not change during it;
  *   may be NULL only when `len` is 0.
  * - The other arguments, the errors and the result are those of
- *   `ens_upload_file` (no `path`: a failing read cannot happen here).
+ *   `ens_upload_file` (no `path`: a failing read cannot happen here): the
+ *   result is owned by the caller, strings are only borrowed. Thread-safe
+ *   as `ens_upload_file`: many threads may upload at once with one client
+ *   and one options object.
  *
  * # Safety
  * As `ens_upload_file`; `data` is NULL or valid to read `len` bytes for
@@ -1304,7 +1308,10 @@ enum ens_status ens_upload_buffer(const struct ens_client *client,
  * - `read_cb`: required. `read_user_data`: passed to it as is.
  * - `size`: the exact number of bytes the callback will give.
  * - The other arguments, the errors and the result are those of
- *   `ens_upload_file`; `progress` still runs on the calling thread.
+ *   `ens_upload_file`; `progress` still runs on the calling thread. The
+ *   result is owned by the caller; strings and `read_user_data` are only
+ *   borrowed. Thread-safe as `ens_upload_file`: many threads may upload at
+ *   once with one client and one options object.
  *
  * # Safety
  * As `ens_upload_file`; `read_cb` is NULL or a function that may be called
@@ -1520,8 +1527,8 @@ const char *ens_error_ec(const struct ens_error *err);
 /**
  * For an `ens_upload_stream` whose read callback failed: the negative
  * value it returned (the error is `ENS_ERR_LOCAL_IO`, path `"<reader>"`,
- * and its message quotes the value too); 0 otherwise and for NULL.
- * Thread-safe.
+ * and its message quotes the value too); 0 otherwise and for NULL. The
+ * error stays owned by the caller. Thread-safe.
  *
  * # Safety
  * `err` is NULL or a live error.

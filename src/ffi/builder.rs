@@ -570,8 +570,8 @@ pub unsafe extern "C" fn ens_client_builder_set_signature(
 /// default: no cap): one budget shared by every upload the client runs, on
 /// all their threads, so the device's uplink keeps room for its own
 /// traffic. An upload's `ens_upload_options_set_limit_rate` applies on top.
-/// Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder. Not
-/// thread-safe per builder.
+/// Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder. The
+/// builder stays owned by the caller. Not thread-safe per builder.
 ///
 /// # Safety
 /// `builder` is NULL or a live builder.

@@ -410,8 +410,8 @@ pub unsafe extern "C" fn ens_error_ec(err: *const ens_error) -> *const c_char {
 
 /// For an `ens_upload_stream` whose read callback failed: the negative
 /// value it returned (the error is `ENS_ERR_LOCAL_IO`, path `"<reader>"`,
-/// and its message quotes the value too); 0 otherwise and for NULL.
-/// Thread-safe.
+/// and its message quotes the value too); 0 otherwise and for NULL. The
+/// error stays owned by the caller. Thread-safe.
 ///
 /// # Safety
 /// `err` is NULL or a live error.

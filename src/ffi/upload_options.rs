@@ -531,8 +531,8 @@ pub unsafe extern "C" fn ens_upload_options_allow_upload_host(
 /// client's `ens_client_builder_set_limit_rate`. Waiting for the budget is
 /// not a stall (`ens_upload_options_set_stall_timeout_ms` times the socket
 /// only), and progress keeps ticking. Returns `ENS_OK`, or
-/// `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. Not thread-safe per
-/// options object.
+/// `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. The options stay owned by
+/// the caller. Not thread-safe per options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -558,7 +558,8 @@ pub unsafe extern "C" fn ens_upload_options_set_limit_rate(
 /// sends none. Per connection: parts on 4 threads may use 4 times as much.
 /// Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`;
 /// failures are remembered as described at
-/// `ens_upload_options_set_part_size`. Not thread-safe per options object.
+/// `ens_upload_options_set_part_size`. The options stay owned by the
+/// caller. Not thread-safe per options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.

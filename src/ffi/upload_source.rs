@@ -37,7 +37,10 @@ pub type ens_read_cb =
 /// - `data`: borrowed for the call only, and must not change during it;
 ///   may be NULL only when `len` is 0.
 /// - The other arguments, the errors and the result are those of
-///   `ens_upload_file` (no `path`: a failing read cannot happen here).
+///   `ens_upload_file` (no `path`: a failing read cannot happen here): the
+///   result is owned by the caller, strings are only borrowed. Thread-safe
+///   as `ens_upload_file`: many threads may upload at once with one client
+///   and one options object.
 ///
 /// # Safety
 /// As `ens_upload_file`; `data` is NULL or valid to read `len` bytes for
@@ -111,7 +114,10 @@ pub unsafe extern "C" fn ens_upload_buffer(
 /// - `read_cb`: required. `read_user_data`: passed to it as is.
 /// - `size`: the exact number of bytes the callback will give.
 /// - The other arguments, the errors and the result are those of
-///   `ens_upload_file`; `progress` still runs on the calling thread.
+///   `ens_upload_file`; `progress` still runs on the calling thread. The
+///   result is owned by the caller; strings and `read_user_data` are only
+///   borrowed. Thread-safe as `ens_upload_file`: many threads may upload at
+///   once with one client and one options object.
 ///
 /// # Safety
 /// As `ens_upload_file`; `read_cb` is NULL or a function that may be called
