@@ -261,7 +261,8 @@ impl UploadOptions {
     }
 
     /// Calls `f(bytes_done, total)` as the upload goes: when a part's last
-    /// byte or a MiB boundary is read, with the bytes sent (a callback more
+    /// byte or a MiB boundary is read (under a [`limit_rate`](Self::limit_rate)
+    /// below 4 MiB/s, every quarter second's worth), with the bytes sent (a callback more
     /// than a MiB per thread behind the link hears the current count instead
     /// of replaying the ones it missed), counts that only grow and never
     /// repeat (a retried
@@ -322,7 +323,8 @@ impl UploadOptions {
     /// rate is steady within a second, not bursts and pauses). Applies on
     /// top of the client's limit ([`ClientBuilder::limit_rate`]); `0`
     /// removes it. Waiting for the bucket is not a stall: the stall timeout
-    /// only times the socket. Progress still ticks every MiB.
+    /// only times the socket. Progress ticks every MiB, or every quarter
+    /// second's worth of bytes under a limit below 4 MiB/s.
     ///
     /// [`ClientBuilder::limit_rate`]: crate::ClientBuilder::limit_rate
     pub fn limit_rate(mut self, bytes_per_second: u64) -> Self {

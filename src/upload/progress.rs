@@ -22,7 +22,8 @@ use crate::error::Error;
 use super::source::byte_count;
 use super::throttle::Limits;
 
-/// The callback hears from a stream at least this often.
+/// The callback hears from a stream at least this often (more often under
+/// a bandwidth limit below 4 MiB/s: see `throttle::Limits::report_every`).
 pub(crate) const REPORT_EVERY: u64 = 1 << 20;
 
 /// What the upload's progress callback answers.
@@ -193,6 +194,8 @@ pub(crate) struct Body<'a, T> {
     failure: Option<BodyFailure>,
     /// The bandwidth limits the bytes are paced under.
     limits: Option<&'a Limits>,
+    /// Bytes between progress events.
+    report_every: u64,
 }
 
 impl<'a, T> Body<'a, T> {
@@ -215,6 +218,7 @@ impl<'a, T> Body<'a, T> {
             events,
             failure: None,
             limits: None,
+            report_every: REPORT_EVERY,
         }
     }
 
@@ -222,6 +226,7 @@ impl<'a, T> Body<'a, T> {
     /// over once the buckets allow it (so to the socket at the limit).
     pub(crate) fn paced(mut self, limits: &'a Limits) -> Self {
         self.limits = Some(limits);
+        self.report_every = limits.report_every(REPORT_EVERY);
         self
     }
 
@@ -256,7 +261,8 @@ impl<'a, T> Body<'a, T> {
             let added = self.read - before;
             *self.high_water = self.read;
             let now = self.shared.done.fetch_add(added, Ordering::SeqCst) + added;
-            if before / REPORT_EVERY != self.read / REPORT_EVERY || self.remaining == 0 {
+            let every = self.report_every;
+            if before / every != self.read / every || self.remaining == 0 {
                 let _ = self.events.send(Event::Progress(now));
             }
         }

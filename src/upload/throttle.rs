@@ -83,6 +83,17 @@ impl Limits {
             .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX))
     }
 
+    /// How many bytes between progress reports: a MiB (`REPORT_EVERY`), or
+    /// a quarter second's worth under a slower limit, so the callback
+    /// still hears from a throttled upload several times a second.
+    pub(crate) fn report_every(&self, unthrottled: u64) -> u64 {
+        self.0
+            .iter()
+            .map(|l| (l.bytes_per_second / 4).max(MIN_CHUNK))
+            .min()
+            .map_or(unthrottled, |every| every.min(unthrottled))
+    }
+
     /// Takes `n` bytes from every bucket and sleeps until all allow them,
     /// waking early when `cancel` is raised.
     pub(crate) fn pace(&self, n: u64, cancel: &AtomicBool) {
@@ -131,5 +142,11 @@ mod tests {
         assert_eq!(none.chunk(), usize::MAX);
         let both = Limits::new([RateLimit::new(1_000_000), RateLimit::new(100_000)]);
         assert_eq!(both.chunk(), 5_000);
+        assert_eq!(both.report_every(1 << 20), 25_000);
+        assert_eq!(none.report_every(1 << 20), 1 << 20);
+        assert_eq!(
+            Limits::new([RateLimit::new(1 << 30)]).report_every(1 << 20),
+            1 << 20
+        );
     }
 }
