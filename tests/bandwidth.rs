@@ -72,9 +72,10 @@ fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
 }
 
 /// The yardstick: 20 MB at 4 MB/s takes 5 s (± 15 %), progress
-/// ticks all along (never a second without a call), and a stall timeout
-/// far shorter than the pauses the limiter adds between writes does not
-/// fire. The emulator saw the bytes arrive at the limit too.
+/// ticks all along (every quarter second at the limit; never two seconds
+/// without a call), and a stall timeout of half a second, a tenth of the
+/// transfer, does not fire. The emulator saw the bytes arrive at the limit
+/// too.
 #[test]
 fn twenty_megabytes_at_four_megabytes_a_second_take_five_seconds() {
     let emu = Emulator::start().unwrap();
@@ -454,4 +455,25 @@ fn a_slow_limit_still_ticks_progress_several_times_a_second() {
         longest_gap < Duration::from_secs(2),
         "progress went quiet for {longest_gap:?}"
     );
+}
+
+/// A throttled transfer is not a stalled one: at 1000 B/s the limiter
+/// writes 512 bytes every half second, pauses far longer than a 100 ms
+/// stall timeout, and the upload still succeeds (the stall timeout times
+/// the socket's reads and writes, not the waits between them).
+#[test]
+fn pauses_of_the_limiter_longer_than_the_stall_timeout_are_not_a_stall() {
+    let emu = Emulator::start().unwrap();
+    let client = client_builder(&emu).build().unwrap();
+    let data = content(2048, 9);
+    let options = UploadOptions::new()
+        .limit_rate(1000)
+        .stall_timeout(Duration::from_millis(100));
+    let started = Instant::now();
+    let out = client
+        .upload_buffer(&req(), "bw/pauses.bin", &data, &options)
+        .unwrap();
+    assert_eq!(out.size, 2048);
+    // 2048 bytes at 1000 B/s, less the first chunk's credit: over 1.5 s.
+    assert!(started.elapsed() > Duration::from_millis(1500));
 }
