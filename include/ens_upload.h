@@ -343,6 +343,22 @@ typedef int (*ens_credentials_callback)(void *user_data, struct ens_credentials_
 typedef int (*ens_progress_cb)(uint64_t done, uint64_t total, void *user_data);
 
 /**
+ * The read callback of `ens_upload_stream`: fills `buf` with up to `cap`
+ * bytes and returns how many it wrote (at most `cap`), 0 at the end of
+ * the data, or a negative value of its choosing for an error (the upload
+ * then fails with `ENS_ERR_LOCAL_IO`, and `ens_error_callback_code` gives
+ * the value back).
+ *
+ * It is called one call at a time, in order, but not always on the thread
+ * that called `ens_upload_stream` (multipart uploads read their parts on
+ * the library's worker threads), and never after `ens_upload_stream`
+ * returned. After it returned 0 or an error it is not called again. It
+ * must return normally: no `longjmp` out of it and no C++ exception
+ * through it.
+ */
+typedef ptrdiff_t (*ens_read_cb)(void *user_data, uint8_t *buf, size_t cap);
+
+/**
  * The log callback of `ens_set_log_callback`: called with the `user_data`
  * given there, the message's level, its target (where in the library it
  * comes from, e.g. `"ens_upload::http"`) and the message itself. `target`
@@ -669,6 +685,20 @@ enum ens_status ens_client_builder_build(struct ens_client_builder *builder,
  * `builder` is NULL or a live builder.
  */
 enum ens_status ens_client_builder_set_signature(struct ens_client_builder *builder, int signature);
+
+/**
+ * Caps the upload bandwidth of the client at `bytes_per_second` (0, the
+ * default: no cap): one budget shared by every upload the client runs, on
+ * all their threads, so the device's uplink keeps room for its own
+ * traffic. An upload's `ens_upload_options_set_limit_rate` applies on top.
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder. The
+ * builder stays owned by the caller. Not thread-safe per builder.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder.
+ */
+enum ens_status ens_client_builder_set_limit_rate(struct ens_client_builder *builder,
+                                                  uint64_t bytes_per_second);
 
 /**
  * Frees a client. NULL is allowed and does nothing. Call it once, after
@@ -1163,6 +1193,39 @@ enum ens_status ens_upload_options_allow_upload_host(struct ens_upload_options *
                                                      const char *host);
 
 /**
+ * Caps the upload at `bytes_per_second` on this side (0, the default:
+ * no cap): one budget shared by all the upload's threads, spent as the
+ * body goes to the socket, smooth within a second. Applies on top of the
+ * client's `ens_client_builder_set_limit_rate`. Waiting for the budget is
+ * not a stall (`ens_upload_options_set_stall_timeout_ms` times the socket
+ * only), and progress keeps ticking. Returns `ENS_OK`, or
+ * `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. The options stay owned by
+ * the caller. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_limit_rate(struct ens_upload_options *options,
+                                                  uint64_t bytes_per_second);
+
+/**
+ * Asks OSS to throttle each PutObject and UploadPart connection to
+ * `bits_per_second` on its side (header `x-oss-traffic-limit`, signed):
+ * 819200 (100 KiB/s) to 838860800 (100 MiB/s), else
+ * `ENS_ERR_INVALID_INPUT` with field `"traffic limit"`; 0 (the default)
+ * sends none. Per connection: parts on 4 threads may use 4 times as much.
+ * Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`;
+ * failures are remembered as described at
+ * `ens_upload_options_set_part_size`. The options stay owned by the
+ * caller. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_traffic_limit(struct ens_upload_options *options,
+                                                     uint64_t bits_per_second);
+
+/**
  * Asks ENS where to upload (`PrepareUpload`), then uploads the file at
  * `path` there as `object_key`: in one PutObject, or in parts on several
  * threads (resumable with a checkpoint), every body's CRC-64 checked against
@@ -1333,6 +1396,86 @@ uint32_t ens_upload_result_resumed_parts(const struct ens_upload_result *result)
  * `result` is NULL or a result from this library not yet freed.
  */
 void ens_upload_result_free(struct ens_upload_result *result);
+
+/**
+ * Asks ENS where to upload, then uploads the `len` bytes at `data` there
+ * as `object_key`, as `ens_upload_file` does for a file: in one PutObject
+ * or, above the multipart threshold, in parts on several threads read
+ * straight from `data` (nothing is copied), every retry re-reading them.
+ * With a checkpoint (`ens_upload_options_set_checkpoint`) a cancelled or
+ * failed multipart upload resumes when called again with the same bytes
+ * (the bytes of the parts the checkpoint lists are checked; other bytes
+ * start over).
+ *
+ * - `data`: borrowed for the call only, and must not change during it;
+ *   may be NULL only when `len` is 0.
+ * - The other arguments, the errors and the result are those of
+ *   `ens_upload_file` (no `path`: a failing read cannot happen here): the
+ *   result is owned by the caller, strings are only borrowed. Thread-safe
+ *   as `ens_upload_file`: many threads may upload at once with one client
+ *   and one options object.
+ *
+ * # Safety
+ * As `ens_upload_file`; `data` is NULL or valid to read `len` bytes for
+ * the whole call, and nothing writes them during it.
+ */
+enum ens_status ens_upload_buffer(const struct ens_client *client,
+                                  const char *bucket_name,
+                                  const char *client_ip,
+                                  const char *object_key,
+                                  const void *data,
+                                  size_t len,
+                                  const struct ens_upload_options *options,
+                                  ens_progress_cb progress,
+                                  void *user_data,
+                                  struct ens_upload_result **result_out,
+                                  struct ens_error **err);
+
+/**
+ * Asks ENS where to upload, then uploads exactly `size` bytes that
+ * `read_cb` produces (see `ens_read_cb`) as `object_key`.
+ *
+ * The rules of a stream, which cannot be read twice:
+ * - Up to the multipart threshold the object goes in one PutObject whose
+ *   body is read from the callback as it is sent. That request is retried
+ *   only if it failed before the callback was first called: once bytes
+ *   are consumed they cannot be sent again, and the error is returned.
+ * - Above it, each part is read into a buffer first (part size bytes per
+ *   thread: choose the part size and threads with the device's memory in
+ *   mind), so a failed part is resent from its buffer.
+ * - A callback that gives fewer or more bytes than `size` in all is an
+ *   error (`ENS_ERR_LOCAL_IO`, path `"<reader>"`): the PutObject's body is
+ *   cut off, or the multipart upload aborted, so no object is stored. So is
+ *   a callback error (a negative return, see `ens_error_callback_code`), or
+ *   a return above `cap`.
+ * - No checkpoint: a stream cannot be resumed (setting one is
+ *   `ENS_ERR_INVALID_INPUT`, field `"checkpoint"`).
+ *
+ * - `read_cb`: required. `read_user_data`: passed to it as is.
+ * - `size`: the exact number of bytes the callback will give.
+ * - The other arguments, the errors and the result are those of
+ *   `ens_upload_file`; `progress` still runs on the calling thread. The
+ *   result is owned by the caller; strings and `read_user_data` are only
+ *   borrowed. Thread-safe as `ens_upload_file`: many threads may upload at
+ *   once with one client and one options object.
+ *
+ * # Safety
+ * As `ens_upload_file`; `read_cb` is NULL or a function that may be called
+ * with `read_user_data` and a writable buffer of `cap` bytes, from any
+ * thread, during the call.
+ */
+enum ens_status ens_upload_stream(const struct ens_client *client,
+                                  const char *bucket_name,
+                                  const char *client_ip,
+                                  const char *object_key,
+                                  ens_read_cb read_cb,
+                                  void *read_user_data,
+                                  uint64_t size,
+                                  const struct ens_upload_options *options,
+                                  ens_progress_cb progress,
+                                  void *user_data,
+                                  struct ens_upload_result **result_out,
+                                  struct ens_error **err);
 
 /**
  * The error's kind; `ENS_OK` for NULL (no error). The error stays owned
@@ -1526,6 +1669,17 @@ void ens_error_free(struct ens_error *err);
  * `err` is NULL or a live error.
  */
 const char *ens_error_ec(const struct ens_error *err);
+
+/**
+ * For an `ens_upload_stream` whose read callback failed: the negative
+ * value it returned (the error is `ENS_ERR_LOCAL_IO`, path `"<reader>"`,
+ * and its message quotes the value too); 0 otherwise and for NULL. The
+ * error stays owned by the caller. Thread-safe.
+ *
+ * # Safety
+ * `err` is NULL or a live error.
+ */
+int64_t ens_error_callback_code(const struct ens_error *err);
 
 /**
  * Sends the library's log messages to `cb`, process-wide, or stops them

@@ -67,6 +67,7 @@ const C_TESTS: &[&str] = &[
     "test_log",
     "test_signatures",
     "test_credentials",
+    "test_buffer_stream",
 ];
 
 /// The one region the third emulator of every run (`ENS_TEST_V4_ENDPOINT`)
@@ -729,7 +730,10 @@ fn check_requests(name: &str, seen: &[RecordedRequest], stdout: &str) {
             .collect()
     };
     // OSS requests (any path but `/`) come from the upload tests only.
-    let uploads = matches!(name, "test_upload" | "test_faults" | "test_log");
+    let uploads = matches!(
+        name,
+        "test_upload" | "test_faults" | "test_log" | "test_buffer_stream"
+    );
     for r in seen.iter().filter(|r| !uploads || r.path == "/") {
         assert_eq!(r.method, "POST", "{name}");
         assert_eq!(r.path, "/", "{name}");
@@ -818,6 +822,26 @@ fn check_requests(name: &str, seen: &[RecordedRequest], stdout: &str) {
             );
         }
         "test_upload" => check_upload_requests(name, seen),
+        "test_buffer_stream" => {
+            // The traffic limit went, signed, with every part of its upload.
+            let limited: Vec<_> = seen
+                .iter()
+                .filter(|r| r.path.ends_with("/bw/traffic.bin") && r.method == "PUT")
+                .collect();
+            assert_eq!(limited.len(), 6, "{name}: the parts of bw/traffic.bin");
+            for r in limited {
+                assert_eq!(r.header("x-oss-traffic-limit"), Some("819200"), "{name}");
+                assert_eq!(r.status, 200, "{name}");
+            }
+            // No other request carried one.
+            assert_eq!(
+                seen.iter()
+                    .filter(|r| r.header("x-oss-traffic-limit").is_some())
+                    .count(),
+                6,
+                "{name}"
+            );
+        }
         "test_faults" => {
             // Every attempt was signed anew: no nonce twice.
             let nonces: Vec<&str> = seen

@@ -700,3 +700,116 @@ fn the_standalone_emulator_removes_its_bodies_when_interrupted() {
         wait_for("the storage directory to go", || !storage.exists());
     }
 }
+
+/// Runs the example with `input` piped to its standard input (a pipe, not
+/// a file: it cannot seek), bounded by [`RUN_LIMIT`].
+fn run_with_stdin(home: &TempDir, args: &[&str], input: Vec<u8>) -> (i32, String, String) {
+    let mut cmd = command(home, example(), args);
+    cmd.env("TMPDIR", home.path().join("tmp"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn the example");
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // The program may stop reading early (a usage error): fine.
+        let _ = std::io::Write::write_all(&mut pipe, &input);
+    });
+    let out = common::within(RUN_LIMIT, move || child.wait_with_output().unwrap());
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `--file -`: standard input streamed with `--size` (here in parts, under
+/// a rate limit), or buffered to a temporary file without it (removed
+/// afterwards); a short input, and the flags that do not go with it.
+#[test]
+fn standard_input_uploads_with_or_without_its_size() {
+    let home = TempDir::new("cli-stdin");
+    let data = content(600_000);
+    let crc = ens_upload::crc64::checksum(&data).to_string();
+    let tmp = home.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let base = ["--emulator", "--bucket", "test", "--file", "-"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let run = |args: Vec<String>, input: Vec<u8>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_with_stdin(&home, &args, input)
+    };
+    // Streamed: 600 kB at 1 MB/s.
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run(
+        with(&[
+            "--key",
+            "in/a.bin",
+            "--size",
+            "600000",
+            "--limit-rate",
+            "1000000",
+        ]),
+        data.clone(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    let out: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(out["Size"], 600_000);
+    assert_eq!(out["Crc64"], crc.as_str());
+    // Size unknown: through a temporary file in TMPDIR (`run_with_stdin`
+    // sets it), gone afterwards.
+    let (code, stdout, stderr) = run(
+        with(&["--key", "in/b.bin", "--traffic-limit", "819200"]),
+        data.clone(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let out: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(out["Crc64"], crc.as_str());
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the temporary file was removed"
+    );
+    // Shorter than --size: an error, nothing stored.
+    let (code, _, stderr) = run(
+        with(&["--key", "in/c.bin", "--size", "700000"]),
+        data.clone(),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("ended before the size given"), "{stderr}");
+    // Usage errors.
+    for (args, says) in [
+        (with(&["--size", "10"]), "needs --key"),
+        (
+            with(&["--key", "k", "--checkpoint", "c.ckpt"]),
+            "standard input cannot resume",
+        ),
+        (
+            vec![
+                "--emulator",
+                "--bucket",
+                "test",
+                "--file",
+                "f",
+                "--size",
+                "1",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "--size is for --file -",
+        ),
+        (
+            with(&["--key", "k", "--limit-rate", "fast"]),
+            "whole number",
+        ),
+    ] {
+        let (code, _, stderr) = run(args, Vec::new());
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}

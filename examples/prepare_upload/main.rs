@@ -3,8 +3,9 @@
 //! ```text
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
 //!                [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
-//!                [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
-//!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...]
+//!                [--file PATH|- [--size N] [--key KEY] [--checkpoint PATH] [--region REGION]
+//!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...
+//!                 [--limit-rate BYTES_PER_S] [--traffic-limit BITS_PER_S]]
 //!                [--signature rpc-v1|acs3] [-v | --verbose]...
 //! ```
 //!
@@ -25,6 +26,15 @@
 //! on it, and Ctrl-C cancels the upload, saying what was stored and how to
 //! resume (exit status 130).
 //!
+//! `--file -` uploads standard input (`--key` is then required): with
+//! `--size N` it streams exactly N bytes as they come (parts buffered in
+//! memory; no `--checkpoint`); without it, standard input is first
+//! buffered to a temporary file (removed afterwards), since the size must
+//! be known before the upload starts. `--limit-rate` caps the upload at
+//! that many bytes per second on this side (all its threads together);
+//! `--traffic-limit` asks OSS to throttle each data request to that many
+//! bits per second (819200 to 838860800).
+//!
 //! Credentials come from the default chain (environment, credentials file,
 //! `~/.aliyun/config.json`). With `--emulator`, or when no endpoint was given
 //! and the chain finds nothing, it starts the bundled emulator in-process and
@@ -43,6 +53,7 @@
 mod interrupt;
 mod log;
 mod progress;
+mod stdin;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -71,13 +82,22 @@ struct Args {
     region: Option<String>,
     oss_signature: Option<OssSignature>,
     allow_upload_hosts: Vec<String>,
+    /// `--size`: the exact length of standard input (`--file -`).
+    size: Option<u64>,
+    limit_rate: Option<u64>,
+    traffic_limit: Option<u64>,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
                       [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
-                      [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
-                       [--oss-signature v1|v4] [--allow-upload-host HOST]...] [--signature rpc-v1|acs3]
-                      [-v | --verbose]...";
+                      [--file PATH|- [--size N] [--key KEY] [--checkpoint PATH] [--region REGION]
+                       [--oss-signature v1|v4] [--allow-upload-host HOST]...
+                       [--limit-rate BYTES_PER_S] [--traffic-limit BITS_PER_S]]
+                      [--signature rpc-v1|acs3] [-v | --verbose]...
+--file - reads standard input (needs --key): exactly N bytes with --size N, streamed;
+without --size it is buffered to a temporary file first (the size must be known).
+--limit-rate caps the upload in bytes per second on this side (all threads together);
+--traffic-limit asks OSS to throttle each data request (819200 to 838860800 bit/s).";
 
 fn parse_args() -> Result<Args, String> {
     // OsString: a path need not be UTF-8; every other value must be.
@@ -90,6 +110,11 @@ fn parse_args() -> Result<Args, String> {
     let mut signature = Signature::RpcV1;
     let (mut region, mut oss_signature) = (None, None);
     let mut allow_upload_hosts = Vec::new();
+    let (mut size, mut limit_rate, mut traffic_limit) = (None, None, None);
+    let number = |name: &str, v: String| {
+        v.parse::<u64>()
+            .map_err(|_| format!("{name} must be a whole number, not {v:?}"))
+    };
     while let Some(arg) = args.next() {
         let mut value_os = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         let mut value = |name: &str| {
@@ -114,6 +139,11 @@ fn parse_args() -> Result<Args, String> {
             "--emulator-fault" => emulator_faults.push(value("--emulator-fault")?),
             "--file" => file = Some(PathBuf::from(value_os("--file")?)),
             "--key" => key = Some(value("--key")?),
+            "--size" => size = Some(number("--size", value("--size")?)?),
+            "--limit-rate" => limit_rate = Some(number("--limit-rate", value("--limit-rate")?)?),
+            "--traffic-limit" => {
+                traffic_limit = Some(number("--traffic-limit", value("--traffic-limit")?)?);
+            }
             "--checkpoint" => checkpoint = Some(PathBuf::from(value_os("--checkpoint")?)),
             "--signature" => {
                 signature = match value("--signature")?.as_str() {
@@ -154,11 +184,26 @@ fn parse_args() -> Result<Args, String> {
             || checkpoint.is_some()
             || region.is_some()
             || oss_signature.is_some()
-            || !allow_upload_hosts.is_empty())
+            || !allow_upload_hosts.is_empty()
+            || limit_rate.is_some()
+            || traffic_limit.is_some())
     {
         return Err(
-            "--key, --checkpoint, --region, --oss-signature and --allow-upload-host need --file"
+            "--key, --checkpoint, --region, --oss-signature, --allow-upload-host, --limit-rate \
+             and --traffic-limit need --file"
                 .into(),
+        );
+    }
+    let from_stdin = file.as_deref().is_some_and(stdin::is_stdin);
+    if size.is_some() && !from_stdin {
+        return Err("--size is for --file - (standard input) only".into());
+    }
+    if from_stdin && key.is_none() {
+        return Err("--file - (standard input) needs --key".into());
+    }
+    if from_stdin && checkpoint.is_some() {
+        return Err(
+            "--checkpoint needs a file that can be read again: standard input cannot resume".into(),
         );
     }
     // A URL the client would refuse is a usage error, told before anything
@@ -189,6 +234,9 @@ fn parse_args() -> Result<Args, String> {
         region,
         oss_signature,
         allow_upload_hosts,
+        size,
+        limit_rate,
+        traffic_limit,
     })
 }
 
@@ -380,6 +428,12 @@ fn upload(
     for host in &args.allow_upload_hosts {
         options = options.allow_upload_host(host.clone());
     }
+    if let Some(rate) = args.limit_rate {
+        options = options.limit_rate(rate);
+    }
+    if let Some(bits) = args.traffic_limit {
+        options = options.traffic_limit(bits);
+    }
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| Arc::new(Mutex::new(progress::Bar::new(progress::terminal_columns()))));
@@ -396,7 +450,11 @@ fn upload(
             }
         });
     }
-    let result = client.upload_file(request, &key, file, &options);
+    let result = if stdin::is_stdin(file) {
+        stdin::upload(client, request, &key, args.size, &options)
+    } else {
+        client.upload_file(request, &key, file, &options)
+    };
     if let Some(bar) = &bar {
         bar.lock().unwrap_or_else(|p| p.into_inner()).finish();
     }

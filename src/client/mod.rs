@@ -62,6 +62,7 @@ pub struct ClientBuilder {
     max_idle_connections: usize,
     retry: RetryPolicy,
     signature: Signature,
+    limit_rate: Option<u64>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -82,6 +83,7 @@ impl fmt::Debug for ClientBuilder {
             .field("ca", &self.ca)
             .field("retry", &self.retry)
             .field("signature", &self.signature)
+            .field("limit_rate", &self.limit_rate)
             .finish()
     }
 }
@@ -105,6 +107,7 @@ impl Default for ClientBuilder {
             max_idle_connections: 8,
             retry: RetryPolicy::default(),
             signature: Signature::default(),
+            limit_rate: None,
         }
     }
 }
@@ -264,6 +267,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Caps the upload bandwidth of this client at `bytes_per_second`: one
+    /// token bucket shared by every upload it (and its clones) runs, on all
+    /// their threads, so the device's uplink keeps room for its own
+    /// traffic. An upload's own [`UploadOptions::limit_rate`] applies on top
+    /// of it. `0` (the default) sets no limit.
+    pub fn limit_rate(mut self, bytes_per_second: u64) -> Self {
+        self.limit_rate = (bytes_per_second > 0).then_some(bytes_per_second);
+        self
+    }
+
     /// Checks the configuration and builds the client.
     ///
     /// Fails on an invalid endpoint URL, proxy URL or CA file, and when no
@@ -326,6 +339,7 @@ impl ClientBuilder {
                 endpoint,
                 credentials,
                 signature: self.signature,
+                limit: self.limit_rate.map(upload::RateLimit::new),
             }),
         })
     }
@@ -389,6 +403,8 @@ struct Inner {
     endpoint: Endpoint,
     credentials: CredentialCache,
     signature: Signature,
+    /// The bandwidth limit all uploads share.
+    limit: Option<Arc<upload::RateLimit>>,
 }
 
 impl fmt::Debug for Client {
@@ -528,6 +544,39 @@ impl Client {
         )
     }
 
+    /// As [`Client::upload_file`], from bytes in memory (a clip or a log a
+    /// device captured), without writing them to flash first.
+    ///
+    /// `data` is only borrowed, never copied: every part (and every retry
+    /// of one) is read from it, so multipart uploads on several threads
+    /// and resuming work as for a file. With a checkpoint, a later call
+    /// with the same bytes (same size, and the same bytes in every part
+    /// the checkpoint lists as done) resumes; other bytes start over.
+    ///
+    /// ```no_run
+    /// use ens_upload::{Client, PrepareUploadRequest, UploadOptions};
+    /// let client = Client::builder().build()?;
+    /// let clip: Vec<u8> = vec![0; 3 << 20];
+    /// let out = client.upload_buffer(
+    ///     &PrepareUploadRequest::new("test"),
+    ///     "clips/1.bin",
+    ///     &clip,
+    ///     &UploadOptions::new().limit_rate(512 << 10),
+    /// )?;
+    /// assert_eq!(out.size, 3 << 20);
+    /// # Ok::<(), ens_upload::Error>(())
+    /// ```
+    pub fn upload_buffer(
+        &self,
+        request: &PrepareUploadRequest,
+        key: &str,
+        data: &[u8],
+        options: &UploadOptions,
+    ) -> Result<UploadResult> {
+        let prepare = |r: &PrepareUploadRequest| self.prepare_upload(r);
+        upload::upload_buffer(&self.uploader(&prepare), request, key, data, options)
+    }
+
     /// What an upload needs of this client: its session, its endpoint's
     /// scheme, and a way to ask ENS where to upload.
     fn uploader<'a>(
@@ -539,6 +588,7 @@ impl Client {
             credentials: &self.inner.credentials,
             endpoint: &self.inner.endpoint,
             prepare,
+            limit: self.inner.limit.as_ref(),
         }
     }
 }

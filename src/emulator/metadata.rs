@@ -77,6 +77,8 @@ pub(super) fn handle(
         status,
         code: (status != 200).then(|| status.to_string()),
         fault: fault.cloned(),
+        body_first_byte: None,
+        body_last_byte: None,
     });
     let mut headers = vec![
         ("Content-Type", content_type.to_owned()),

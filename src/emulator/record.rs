@@ -32,6 +32,11 @@ pub struct RecordedRequest {
     pub code: Option<String>,
     /// The injected fault played for this request, if any.
     pub fault: Option<Fault>,
+    /// When the first byte of the body arrived (`None`: no body came).
+    pub body_first_byte: Option<std::time::Instant>,
+    /// When its last byte arrived: with `body_first_byte`, the rate the
+    /// body came at (see [`RecordedRequest::body_rate`]).
+    pub body_last_byte: Option<std::time::Instant>,
 }
 
 impl RecordedRequest {
@@ -41,6 +46,16 @@ impl RecordedRequest {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The rate the body arrived at, in bytes per second, from its first
+    /// byte to its last (`None` without a body, or one that came in one
+    /// read). For a bandwidth limit's tests; the first read's bytes count
+    /// too, so a short body reads high.
+    pub fn body_rate(&self) -> Option<f64> {
+        let (first, last) = (self.body_first_byte?, self.body_last_byte?);
+        let secs = last.duration_since(first).as_secs_f64();
+        (secs > 0.0).then(|| self.body_len as f64 / secs)
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -182,6 +197,8 @@ mod tests {
             status: n,
             code: None,
             fault: None,
+            body_first_byte: None,
+            body_last_byte: None,
         };
         let mut log = RequestLog::new(3);
         for n in 1..=5 {

@@ -103,6 +103,8 @@ pub(super) fn handle(
         status,
         code,
         fault: fault.cloned(),
+        body_first_byte: None,
+        body_last_byte: None,
     });
 
     let mut headers = vec![

@@ -570,3 +570,23 @@ pub unsafe extern "C" fn ens_client_builder_set_signature(
     // SAFETY: `builder` is NULL or a live builder used by this thread only (contract).
     unsafe { setter(F, builder, "signature", change) }
 }
+
+/// Caps the upload bandwidth of the client at `bytes_per_second` (0, the
+/// default: no cap): one budget shared by every upload the client runs, on
+/// all their threads, so the device's uplink keeps room for its own
+/// traffic. An upload's `ens_upload_options_set_limit_rate` applies on top.
+/// Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder. The
+/// builder stays owned by the caller. Not thread-safe per builder.
+///
+/// # Safety
+/// `builder` is NULL or a live builder.
+#[no_mangle]
+pub unsafe extern "C" fn ens_client_builder_set_limit_rate(
+    builder: *mut ens_client_builder,
+    bytes_per_second: u64,
+) -> ens_status {
+    const F: &str = "ens_client_builder_set_limit_rate";
+    let change = || Ok(move |b: ClientBuilder| b.limit_rate(bytes_per_second));
+    // SAFETY: `builder` is NULL or a live builder used by this thread only (contract).
+    unsafe { setter(F, builder, "limit rate", change) }
+}

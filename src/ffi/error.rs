@@ -37,6 +37,8 @@ pub(super) struct UploadErrorDetail {
     server_crc64: Option<u64>,
     path: CString,
     io_kind: CString,
+    /// What an `ens_upload_stream` read callback returned when it failed.
+    pub(super) callback_code: i64,
 }
 
 impl ens_error {
@@ -404,6 +406,21 @@ pub unsafe extern "C" fn ens_error_free(err: *mut ens_error) {
 pub unsafe extern "C" fn ens_error_ec(err: *const ens_error) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe { str_field(err, |e| &e.ec) }
+}
+
+/// For an `ens_upload_stream` whose read callback failed: the negative
+/// value it returned (the error is `ENS_ERR_LOCAL_IO`, path `"<reader>"`,
+/// and its message quotes the value too); 0 otherwise and for NULL. The
+/// error stays owned by the caller. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn ens_error_callback_code(err: *const ens_error) -> i64 {
+    guard(0, || {
+        // SAFETY: a non-NULL `err` is a live error (contract).
+        unsafe { err.as_ref() }.map_or(0, |e| e.upload.callback_code)
+    })
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ mod upload_options;
 
 mod upload;
 
+mod upload_source;
+
 mod error;
 
 mod log;
@@ -78,6 +80,7 @@ pub use self::log::*;
 pub use self::prepare_upload::*;
 pub use self::upload::*;
 pub use self::upload_options::*;
+pub use self::upload_source::*;
 
 /// The result of every fallible function. `ENS_OK` is 0; every other value
 /// is an error kind. The values are fixed: new kinds get new numbers.

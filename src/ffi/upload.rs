@@ -8,7 +8,7 @@ use super::boundary::{
 };
 use super::{ens_client, ens_error, ens_status, ens_upload_options};
 use crate::upload::ProgressFn;
-use crate::{PrepareUploadRequest, ProgressAction, UploadOptions, UploadResult};
+use crate::{Client, PrepareUploadRequest, ProgressAction, UploadOptions, UploadResult};
 
 /// What `ens_upload_file` stored, and where. Owned by the caller, freed with
 /// `ens_upload_result_free`. Immutable: may be read from any thread.
@@ -45,7 +45,7 @@ pub type ens_progress_cb =
 
 /// The `user_data` of a C progress callback, carried into the Rust closure
 /// that `UploadOptions::on_progress` wants (`Send + 'static`).
-struct UserData(*mut c_void);
+pub(super) struct UserData(pub(super) *mut c_void);
 
 // SAFETY: the pointer is only ever passed back to the C callback, which the
 // upload calls on the thread that called `ens_upload_file`
@@ -58,13 +58,13 @@ unsafe impl Send for UserData {}
 impl UserData {
     /// The pointer. A method, so closures capture the whole `Send` wrapper
     /// rather than its (non-`Send`) field.
-    fn get(&self) -> *mut c_void {
+    pub(super) fn get(&self) -> *mut c_void {
         self.0
     }
 }
 
 /// The Rust progress closure for a C callback: 0 goes on, non-zero cancels.
-fn c_progress(
+pub(super) fn c_progress(
     cb: unsafe extern "C" fn(u64, u64, *mut c_void) -> c_int,
     user_data: *mut c_void,
 ) -> Box<ProgressFn> {
@@ -166,20 +166,72 @@ unsafe fn upload_file(
     result_out: *mut *mut ens_upload_result,
     err: *mut *mut ens_error,
 ) -> ens_status {
+    let target = UploadTarget {
+        func,
+        client,
+        bucket_name,
+        client_ip,
+        object_key,
+    };
+    // SAFETY: `path` is NULL or NUL-terminated (contract).
+    let source = || unsafe { req_str(path, func, "path") };
+    let upload = |client: &Client,
+                  request: &PrepareUploadRequest,
+                  key: &str,
+                  opts: &UploadOptions,
+                  path: &str| { client.upload_file(request, key, path, opts) };
+    // SAFETY: forwarded contract.
+    unsafe { run_upload(target, options, progress, source, upload, result_out, err) }
+}
+
+/// Where an upload goes: the arguments every `ens_upload_*` call shares.
+pub(super) struct UploadTarget {
+    pub(super) func: &'static str,
+    pub(super) client: *const ens_client,
+    pub(super) bucket_name: *const c_char,
+    pub(super) client_ip: *const c_char,
+    pub(super) object_key: *const c_char,
+}
+
+/// The body every `ens_upload_*` call shares: checks the arguments (the
+/// target's, then the source's with `source`, then `result_out`), runs
+/// `upload` with the effective options and the progress callback, and
+/// hands out the result.
+///
+/// # Safety
+/// The target's pointers are NULL or valid for the call (as
+/// `ens_upload_file`); `options` is NULL or live options; `result_out` and
+/// `err` are NULL or writable.
+pub(super) unsafe fn run_upload<S>(
+    target: UploadTarget,
+    options: *const ens_upload_options,
+    progress: Option<Box<ProgressFn>>,
+    source: impl FnOnce() -> Result<S, ens_error>,
+    upload: impl FnOnce(
+        &Client,
+        &PrepareUploadRequest,
+        &str,
+        &UploadOptions,
+        S,
+    ) -> crate::Result<UploadResult>,
+    result_out: *mut *mut ens_upload_result,
+    err: *mut *mut ens_error,
+) -> ens_status {
+    let func = target.func;
     // SAFETY: `result_out` is NULL or writable (contract).
     unsafe { clear_out(result_out) };
     let body = move || {
         // SAFETY: the pointers are NULL or valid for the whole call (contract).
-        let (client, bucket, ip, key, path, options) = unsafe {
+        let (client, bucket, ip, key, options) = unsafe {
             (
-                handle(client, func, "client")?,
-                req_str(bucket_name, func, "bucket_name")?,
-                opt_str(client_ip, func, "client_ip")?,
-                req_str(object_key, func, "object_key")?,
-                req_str(path, func, "path")?,
+                handle(target.client, func, "client")?,
+                req_str(target.bucket_name, func, "bucket_name")?,
+                opt_str(target.client_ip, func, "client_ip")?,
+                req_str(target.object_key, func, "object_key")?,
                 options.as_ref(),
             )
         };
+        let source = source()?;
         check_out(result_out, func, "result_out")?;
         let mut opts = match options {
             Some(o) => {
@@ -197,9 +249,7 @@ unsafe fn upload_file(
         if let Some(ip) = ip {
             request = request.client_ip(ip);
         }
-        let out = client
-            .client
-            .upload_file(&request, key, path, &opts)
+        let out = upload(&client.client, &request, key, &opts, source)
             .map_err(|e| ens_error::from_error(&e))?;
         // The closure (and the user_data it holds) goes before returning.
         drop(opts);

@@ -524,3 +524,56 @@ pub unsafe extern "C" fn ens_upload_options_allow_upload_host(
     // SAFETY: forwarded contract.
     unsafe { options_setter(F, options, "allowed upload host", change) }
 }
+
+/// Caps the upload at `bytes_per_second` on this side (0, the default:
+/// no cap): one budget shared by all the upload's threads, spent as the
+/// body goes to the socket, smooth within a second. Applies on top of the
+/// client's `ens_client_builder_set_limit_rate`. Waiting for the budget is
+/// not a stall (`ens_upload_options_set_stall_timeout_ms` times the socket
+/// only), and progress keeps ticking. Returns `ENS_OK`, or
+/// `ENS_ERR_INVALID_ARGUMENT` for NULL `options`. The options stay owned by
+/// the caller. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_limit_rate(
+    options: *mut ens_upload_options,
+    bytes_per_second: u64,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_limit_rate";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().limit_rate(bytes_per_second)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "limit rate", change) }
+}
+
+/// Asks OSS to throttle each PutObject and UploadPart connection to
+/// `bits_per_second` on its side (header `x-oss-traffic-limit`, signed):
+/// 819200 (100 KiB/s) to 838860800 (100 MiB/s), else
+/// `ENS_ERR_INVALID_INPUT` with field `"traffic limit"`; 0 (the default)
+/// sends none. Per connection: parts on 4 threads may use 4 times as much.
+/// Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`;
+/// failures are remembered as described at
+/// `ens_upload_options_set_part_size`. The options stay owned by the
+/// caller. Not thread-safe per options object.
+///
+/// # Safety
+/// `options` is NULL or live options.
+#[no_mangle]
+pub unsafe extern "C" fn ens_upload_options_set_traffic_limit(
+    options: *mut ens_upload_options,
+    bits_per_second: u64,
+) -> ens_status {
+    const F: &str = "ens_upload_options_set_traffic_limit";
+    let change = || -> FfiResult<OptionsChange> {
+        Ok(Box::new(move |o| {
+            o.inner = o.inner.clone().traffic_limit(bits_per_second)
+        }))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { options_setter(F, options, "traffic limit", change) }
+}

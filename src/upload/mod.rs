@@ -49,6 +49,7 @@ mod put;
 mod signing;
 mod source;
 mod target;
+mod throttle;
 mod workers;
 pub(crate) mod xml;
 
@@ -66,6 +67,7 @@ use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 pub use progress::{ProgressAction, ProgressFn};
 pub use signing::OssSignature;
 pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
+pub(crate) use throttle::RateLimit;
 
 /// Checks a `PrepareUpload` answer's `BucketName` and `Endpoint` with the
 /// rules the upload path applies, for callers that only prepare.
@@ -95,6 +97,10 @@ pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 8 << 20;
 pub const DEFAULT_THREADS: usize = 2;
 /// The most parts sent at once.
 pub const MAX_THREADS: usize = 64;
+/// The slowest `x-oss-traffic-limit` OSS accepts, in bits per second (100 KiB/s).
+pub const MIN_TRAFFIC_LIMIT: u64 = 819_200;
+/// The fastest `x-oss-traffic-limit` OSS accepts, in bits per second (100 MiB/s).
+pub const MAX_TRAFFIC_LIMIT: u64 = 838_860_800;
 /// Default content type of the object.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -122,6 +128,8 @@ pub struct UploadOptions {
     region: Option<String>,
     oss_signature: Option<OssSignature>,
     allowed_hosts: Vec<String>,
+    limit_rate: Option<u64>,
+    traffic_limit: Option<u64>,
 }
 
 impl Default for UploadOptions {
@@ -139,6 +147,8 @@ impl Default for UploadOptions {
             region: None,
             oss_signature: None,
             allowed_hosts: Vec::new(),
+            limit_rate: None,
+            traffic_limit: None,
         }
     }
 }
@@ -158,6 +168,8 @@ impl fmt::Debug for UploadOptions {
             .field("region", &self.region)
             .field("oss_signature", &self.oss_signature)
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("limit_rate", &self.limit_rate)
+            .field("traffic_limit", &self.traffic_limit)
             .finish()
     }
 }
@@ -250,7 +262,8 @@ impl UploadOptions {
     }
 
     /// Calls `f(bytes_done, total)` as the upload goes: when a part's last
-    /// byte or a MiB boundary is read, with the bytes sent (a callback more
+    /// byte or a MiB boundary is read (under a [`limit_rate`](Self::limit_rate)
+    /// below 4 MiB/s, every quarter second's worth), with the bytes sent (a callback more
     /// than a MiB per thread behind the link hears the current count instead
     /// of replaying the ones it missed), counts that only grow and never
     /// repeat (a retried
@@ -305,6 +318,34 @@ impl UploadOptions {
         self
     }
 
+    /// Caps this upload at `bytes_per_second` on this side: one token
+    /// bucket shared by all its threads, drawn from as bodies are handed
+    /// to the socket, in chunks of a twentieth of a second's worth (so the
+    /// rate is steady within a second, not bursts and pauses). Applies on
+    /// top of the client's limit ([`ClientBuilder::limit_rate`]); `0`
+    /// removes it. Waiting for the bucket is not a stall: the stall timeout
+    /// only times the socket. Progress ticks every MiB, or every quarter
+    /// second's worth of bytes under a limit below 4 MiB/s.
+    ///
+    /// [`ClientBuilder::limit_rate`]: crate::ClientBuilder::limit_rate
+    pub fn limit_rate(mut self, bytes_per_second: u64) -> Self {
+        self.limit_rate = (bytes_per_second > 0).then_some(bytes_per_second);
+        self
+    }
+
+    /// Asks OSS to throttle each PutObject and UploadPart connection to
+    /// `bits_per_second` on its side (`x-oss-traffic-limit`, signed with
+    /// the request): OSS accepts [`MIN_TRAFFIC_LIMIT`] to
+    /// [`MAX_TRAFFIC_LIMIT`] (100 KiB/s to 100 MiB/s), anything else is an
+    /// [`Error::InvalidInput`] before anything is sent. Per connection: a
+    /// multipart upload on 4 threads may use 4 times as much; use
+    /// [`limit_rate`](Self::limit_rate) for a cap on the whole upload.
+    /// `0` removes it.
+    pub fn traffic_limit(mut self, bits_per_second: u64) -> Self {
+        self.traffic_limit = (bits_per_second > 0).then_some(bits_per_second);
+        self
+    }
+
     /// The checkpoint path, if set.
     pub fn checkpoint_path(&self) -> Option<&Path> {
         self.checkpoint.as_deref()
@@ -347,6 +388,17 @@ impl UploadOptions {
                     crate::http::MAX_TIMEOUT.as_secs()
                 ),
             ));
+        }
+        if let Some(limit) = self.traffic_limit {
+            if !(MIN_TRAFFIC_LIMIT..=MAX_TRAFFIC_LIMIT).contains(&limit) {
+                return Err(Error::invalid_input(
+                    "traffic limit",
+                    format!(
+                        "{limit} bit/s is outside what OSS accepts ({MIN_TRAFFIC_LIMIT} to \
+                         {MAX_TRAFFIC_LIMIT} bit/s, 100 KiB/s to 100 MiB/s)"
+                    ),
+                ));
+            }
         }
         if let Some(region) = &self.region {
             signing::validate_region(region)?;
@@ -407,6 +459,8 @@ pub(crate) struct Uploader<'a> {
     pub(crate) endpoint: &'a Endpoint,
     /// Asks ENS where to upload.
     pub(crate) prepare: &'a dyn Fn(&PrepareUploadRequest) -> Result<PrepareUploadResponse>,
+    /// The client's bandwidth limit, shared by all its uploads.
+    pub(crate) limit: Option<&'a Arc<RateLimit>>,
 }
 
 /// See [`Client::upload_file`](crate::Client::upload_file).
@@ -469,6 +523,30 @@ pub(crate) fn upload_reader<R: Read + Send>(
     upload_source(up, request, key, &source, size, options)
 }
 
+/// See [`Client::upload_buffer`](crate::Client::upload_buffer).
+pub(crate) fn upload_buffer(
+    up: &Uploader<'_>,
+    request: &PrepareUploadRequest,
+    key: &str,
+    data: &[u8],
+    options: &UploadOptions,
+) -> Result<UploadResult> {
+    options.validate()?;
+    validate_object_key(key)?;
+    request.validate()?;
+    let size = source::byte_count(data.len());
+    if let Some(checkpoint) = &options.checkpoint {
+        let identity = FileIdentity {
+            size,
+            mtime_ns: String::new(),
+            file_id: source::BUFFER_ID.to_owned(),
+        };
+        checkpoint::refuse_foreign(checkpoint, &identity)?;
+        journal::check_writable(checkpoint)?;
+    }
+    upload_source(up, request, key, &Source::Buffer(data), size, options)
+}
+
 /// Uploads, then scrubs the credentials from any error (an error page
 /// may echo the request's headers, the security token among them).
 fn upload_source(
@@ -520,7 +598,14 @@ fn upload_source_unredacted(
                 .stall_timeout
                 .or(up.session.agent.config().timeouts().recv_response)
                 .unwrap_or(Duration::from_secs(10)),
+            traffic_limit: options.traffic_limit,
         },
+        limits: throttle::Limits::new(
+            up.limit
+                .cloned()
+                .into_iter()
+                .chain(options.limit_rate.map(RateLimit::new)),
+        ),
         key,
         bucket_asked: request.bucket_name(),
         content_type: &options.content_type,
@@ -586,6 +671,8 @@ pub(crate) struct Job<'a> {
     pub(crate) content_type: &'a str,
     pub(crate) threads: usize,
     pub(crate) size: u64,
+    /// The bandwidth limits its bodies are paced under.
+    pub(crate) limits: throttle::Limits,
 }
 
 /// What the PutObject or the multipart upload ended with.
@@ -668,12 +755,19 @@ mod tests {
             UploadOptions::new().stall_timeout(Duration::ZERO),
             UploadOptions::new().stall_timeout(Duration::MAX),
             UploadOptions::new().checkpoint(""),
+            UploadOptions::new().traffic_limit(MIN_TRAFFIC_LIMIT - 1),
+            UploadOptions::new().traffic_limit(MAX_TRAFFIC_LIMIT + 1),
         ] {
             assert!(
                 matches!(bad.validate(), Err(Error::InvalidInput { .. })),
                 "{bad:?}"
             );
         }
+        assert!(UploadOptions::new()
+            .traffic_limit(MIN_TRAFFIC_LIMIT)
+            .limit_rate(1)
+            .validate()
+            .is_ok());
         let with_cb = UploadOptions::new().on_progress(|_, _| ProgressAction::Continue);
         assert!(format!("{with_cb:?}").contains("callback"));
         assert_eq!(ProgressAction::from(false), ProgressAction::Cancel);

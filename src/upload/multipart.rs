@@ -151,8 +151,13 @@ fn start_or_resume(
     if let Some(path) = checkpoint.filter(|_| may_resume) {
         match Checkpoint::load(path)? {
             Loaded::Found(old) => {
+                let buffer_identity;
                 let identity = match source {
                     Source::File { identity, .. } => Some(identity),
+                    Source::Buffer(_) => {
+                        buffer_identity = memory_identity(job.size);
+                        Some(&buffer_identity)
+                    }
                     Source::Reader(_) => None,
                 };
                 let mismatch = old.mismatch(
@@ -208,6 +213,7 @@ fn start_or_resume(
     let upload_id = initiate(job)?;
     let identity = match source {
         Source::File { identity, .. } => identity.clone(),
+        Source::Buffer(_) => memory_identity(job.size),
         Source::Reader(_) => super::checkpoint::FileIdentity {
             size: job.size,
             mtime_ns: String::new(),
@@ -374,8 +380,19 @@ fn upload_part(
                 slice = buf;
                 &mut slice
             }
+            Source::Buffer(data) => {
+                let offset = part_offset(part_size, number);
+                match super::source::buffer_range(data, offset, len) {
+                    Some(bytes) => {
+                        slice = bytes;
+                        &mut slice
+                    }
+                    None => return (Err(buffer_too_short(source, number)), Hints::default()),
+                }
+            }
         };
-        let mut body = Body::new(src, len, &mut high_water, false, shared, events);
+        let mut body =
+            Body::new(src, len, &mut high_water, false, shared, events).paced(&job.limits);
         let (result, hints) = job
             .oss
             .send(&call, Payload::Stream(&mut body, len), attempt);
@@ -524,5 +541,25 @@ fn missing(header: &str, what: &str) -> Error {
         reason: format!("the answer for {what} has no {header}"),
         body_prefix: String::new(),
         attempts: 1,
+    }
+}
+
+/// What a checkpoint records for a buffer: its size, and that it is one.
+fn memory_identity(size: u64) -> checkpoint::FileIdentity {
+    checkpoint::FileIdentity {
+        size,
+        mtime_ns: String::new(),
+        file_id: super::source::BUFFER_ID.to_owned(),
+    }
+}
+
+/// A part outside the buffer: its length was checked at the start, so
+/// only a bug gets here; an error rather than a panic.
+fn buffer_too_short(source: &Source<'_>, number: u32) -> Error {
+    Error::LocalIo {
+        source: None,
+        path: source.label().to_owned(),
+        reason: format!("holds no part {number}"),
+        kind: std::io::ErrorKind::UnexpectedEof,
     }
 }

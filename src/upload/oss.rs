@@ -88,6 +88,8 @@ pub(crate) struct Oss<'c> {
     pub(crate) signing: Signing,
     /// The proxy for the OSS host, by the same rules as the ENS endpoint's.
     pub(crate) proxy: Option<ureq::Proxy>,
+    /// `x-oss-traffic-limit` for data requests (bits per second).
+    pub(crate) traffic_limit: Option<u64>,
 }
 
 impl Oss<'_> {
@@ -127,6 +129,10 @@ impl Oss<'_> {
         }
         if !call.content_type.is_empty() {
             headers.push(("content-type", call.content_type));
+        }
+        let traffic_limit = self.traffic_limit.map(|l| l.to_string());
+        if let (Some(limit), "PutObject" | "UploadPart") = (&traffic_limit, call.op()) {
+            headers.push(("x-oss-traffic-limit", limit));
         }
         if let Some(token) = creds.security_token() {
             headers.push(("x-oss-security-token", token));

@@ -20,8 +20,10 @@ use crate::crc64::Crc64;
 use crate::error::Error;
 
 use super::source::byte_count;
+use super::throttle::Limits;
 
-/// The callback hears from a stream at least this often.
+/// The callback hears from a stream at least this often (more often under
+/// a bandwidth limit below 4 MiB/s: see `throttle::Limits::report_every`).
 pub(crate) const REPORT_EVERY: u64 = 1 << 20;
 
 /// What the upload's progress callback answers.
@@ -190,6 +192,10 @@ pub(crate) struct Body<'a, T> {
     shared: &'a Shared,
     events: &'a Sender<Event<T>>,
     failure: Option<BodyFailure>,
+    /// The bandwidth limits the bytes are paced under.
+    limits: Option<&'a Limits>,
+    /// Bytes between progress events.
+    report_every: u64,
 }
 
 impl<'a, T> Body<'a, T> {
@@ -211,7 +217,17 @@ impl<'a, T> Body<'a, T> {
             shared,
             events,
             failure: None,
+            limits: None,
+            report_every: REPORT_EVERY,
         }
+    }
+
+    /// Paces reads under `limits`: at most a chunk at a time, each handed
+    /// over once the buckets allow it (so to the socket at the limit).
+    pub(crate) fn paced(mut self, limits: &'a Limits) -> Self {
+        self.limits = Some(limits);
+        self.report_every = limits.report_every(REPORT_EVERY);
+        self
     }
 
     /// The CRC-64 of everything read.
@@ -245,7 +261,8 @@ impl<'a, T> Body<'a, T> {
             let added = self.read - before;
             *self.high_water = self.read;
             let now = self.shared.done.fetch_add(added, Ordering::SeqCst) + added;
-            if before / REPORT_EVERY != self.read / REPORT_EVERY || self.remaining == 0 {
+            let every = self.report_every;
+            if before / every != self.read / every || self.remaining == 0 {
                 let _ = self.events.send(Event::Progress(now));
             }
         }
@@ -262,7 +279,8 @@ impl<T> Read for Body<'_, T> {
         }
         let want = buf
             .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX))
+            .min(self.limits.map_or(usize::MAX, Limits::chunk));
         let n = loop {
             match self.source.read(&mut buf[..want]) {
                 Ok(n) => break n,
@@ -273,13 +291,18 @@ impl<T> Read for Body<'_, T> {
             }
         };
         if n == 0 {
-            return Err(self.fail(BodyFailure::Local(
-                io::ErrorKind::UnexpectedEof,
+            let why = if self.must_end {
+                format!(
+                    "the reader ended before the size given ({} bytes short)",
+                    self.remaining
+                )
+            } else {
                 format!(
                     "ended {} bytes early (did it shrink during the upload?)",
                     self.remaining
-                ),
-            )));
+                )
+            };
+            return Err(self.fail(BodyFailure::Local(io::ErrorKind::UnexpectedEof, why)));
         }
         self.remaining -= byte_count(n);
         if self.remaining == 0 && self.must_end {
@@ -298,6 +321,9 @@ impl<T> Read for Body<'_, T> {
             }
         }
         self.crc.update(&buf[..n]);
+        if let Some(limits) = self.limits {
+            limits.pace(byte_count(n), &self.shared.cancel);
+        }
         self.count(byte_count(n));
         Ok(n)
     }

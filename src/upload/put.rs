@@ -35,6 +35,7 @@ pub(crate) fn put_object(
             let result = job.oss.retrying(None, &shared.cancel, |attempt| {
                 let mut file;
                 let mut reader_guard;
+                let mut slice: &[u8];
                 let (src, must_end): (&mut dyn Read, bool) = match source {
                     Source::File { path, .. } => match Source::open_range(path, 0, job.size) {
                         Ok(f) => {
@@ -43,12 +44,17 @@ pub(crate) fn put_object(
                         }
                         Err(e) => return (Err(e), Hints::default()),
                     },
+                    Source::Buffer(data) => {
+                        slice = *data;
+                        (&mut slice, false)
+                    }
                     Source::Reader(state) => {
                         reader_guard = state.lock().unwrap_or_else(|p| p.into_inner());
                         (&mut *reader_guard.reader, true)
                     }
                 };
-                let mut body = Body::new(src, job.size, &mut high_water, must_end, &shared, events);
+                let mut body = Body::new(src, job.size, &mut high_water, must_end, &shared, events)
+                    .paced(&job.limits);
                 let (result, mut hints) =
                     job.oss
                         .send(&call, Payload::Stream(&mut body, job.size), attempt);

@@ -1,5 +1,6 @@
-//! Where the bytes come from: a file, read at any offset as often as
-//! retries need, or a caller's reader, read once, in order.
+//! Where the bytes come from: a file or a caller's buffer, read at any
+//! offset as often as retries need, or a caller's reader, read once, in
+//! order.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -14,6 +15,11 @@ use super::checkpoint::{local_io, part_len, DonePart, FileIdentity};
 
 /// The name errors give a caller's reader.
 const READER_LABEL: &str = "<reader>";
+/// The name errors give a caller's buffer.
+const BUFFER_LABEL: &str = "<buffer>";
+/// The identity a checkpoint records for a buffer (its size aside): the
+/// bytes of its finished parts are what tells a resume it is the same data.
+pub(crate) const BUFFER_ID: &str = "memory";
 
 pub(crate) enum Source<'a> {
     /// A file: every attempt reopens it and seeks, so parts can be sent in
@@ -25,6 +31,9 @@ pub(crate) enum Source<'a> {
     /// A reader: parts are read in order into a buffer per worker (so a
     /// part can be retried); a single PutObject streams it directly.
     Reader(Mutex<ReaderState<'a>>),
+    /// A caller's bytes in memory: like a file, any part at any time,
+    /// re-read for every retry, nothing copied.
+    Buffer(&'a [u8]),
 }
 
 pub(crate) struct ReaderState<'a> {
@@ -43,6 +52,7 @@ impl<'a> Source<'a> {
         match self {
             Source::File { path, .. } => path,
             Source::Reader(_) => Path::new(READER_LABEL),
+            Source::Buffer(_) => Path::new(BUFFER_LABEL),
         }
     }
 
@@ -65,7 +75,7 @@ impl<'a> Source<'a> {
         buf: &mut Vec<u8>,
     ) -> Option<Result<u32>> {
         match self {
-            Source::File { .. } => lock(pending).pop_front().map(Ok),
+            Source::File { .. } | Source::Buffer(_) => lock(pending).pop_front().map(Ok),
             Source::Reader(state) => {
                 let mut state = lock(state);
                 let count = part_count(size, part_size);
@@ -151,8 +161,15 @@ impl<'a> Source<'a> {
     }
 
     pub(crate) fn parts_unchanged(&self, parts: &[DonePart], part_size: u64) -> Result<bool> {
-        let Source::File { path, .. } = self else {
-            return Ok(false);
+        let path = match self {
+            Source::File { path, .. } => path,
+            Source::Buffer(data) => {
+                return Ok(parts.iter().all(|part| {
+                    let bytes = buffer_range(data, part_offset(part_size, part.number), part.size);
+                    bytes.is_some_and(|b| Some(crate::crc64::checksum(b)) == part.crc())
+                }))
+            }
+            Source::Reader(_) => return Ok(false),
         };
         let mut buf = vec![0u8; 64 << 10];
         for part in parts {
@@ -178,6 +195,13 @@ impl<'a> Source<'a> {
         }
         Ok(true)
     }
+}
+
+/// `len` bytes of `data` from `offset`, if it holds them.
+pub(crate) fn buffer_range(data: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    data.get(start..end)
 }
 
 /// How many parts a `size`-byte object has (1 for an empty one).

@@ -85,6 +85,31 @@ impl Failure {
     }
 }
 
+/// OSS's accepted range for `x-oss-traffic-limit`, in bits per second.
+const TRAFFIC_LIMIT_RANGE: std::ops::RangeInclusive<u64> =
+    crate::upload::MIN_TRAFFIC_LIMIT..=crate::upload::MAX_TRAFFIC_LIMIT;
+
+/// A traffic limit outside OSS's range (or not a number) is refused as
+/// OSS does: 400 `InvalidArgument`. The emulator does not throttle to it.
+fn check_traffic_limit(value: Option<&str>) -> Result<(), Failure> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    match value.trim().parse::<u64>() {
+        Ok(bits) if TRAFFIC_LIMIT_RANGE.contains(&bits) => Ok(()),
+        _ => Err(failure(
+            400,
+            "InvalidArgument",
+            format!(
+                "x-oss-traffic-limit {value:?} is invalid: it must be {} to {} (bit/s).",
+                TRAFFIC_LIMIT_RANGE.start(),
+                TRAFFIC_LIMIT_RANGE.end()
+            ),
+        )
+        .with_ec("0004-00000502")),
+    }
+}
+
 /// What to send back.
 enum Body {
     Bytes(Vec<u8>),
@@ -156,10 +181,12 @@ pub(super) fn serve(
         fault: fault.as_ref(),
         expects_continue,
         continued: false,
+        body_times: None,
     };
     let outcome = session.handle(path);
     let body_len = session.body_read;
     let body_done = session.body_done;
+    let body_times = session.body_times;
     // Refused before `100 Continue`: the client never sent its body, so
     // the answer goes out and the connection closes (as OSS does).
     let refused_early = expects_continue && !session.continued && outcome.is_err();
@@ -202,6 +229,8 @@ pub(super) fn serve(
         status,
         code,
         fault: fault.clone(),
+        body_first_byte: body_times.map(|t| t.0),
+        body_last_byte: body_times.map(|t| t.1),
     });
     if broken || (!body_done && !refused_early) {
         let _ = writer.shutdown(Shutdown::Both);
@@ -276,6 +305,8 @@ struct Session<'a> {
     expects_continue: bool,
     /// Whether `100 Continue` went out (the body follows).
     continued: bool,
+    /// When the body's first and last bytes arrived.
+    body_times: Option<(std::time::Instant, std::time::Instant)>,
 }
 
 impl Session<'_> {
@@ -323,6 +354,9 @@ impl Session<'_> {
                 "MethodNotAllowed",
                 "The emulator serves object requests only.",
             ));
+        }
+        if self.req.method == "PUT" {
+            check_traffic_limit(self.req.header("x-oss-traffic-limit"))?;
         }
         let upload_id = value(self.query, "uploadId");
         match (self.req.method.as_str(), upload_id) {
@@ -396,6 +430,8 @@ impl Session<'_> {
                 Ok(0) | Err(_) => return Ok(Received::Broken),
                 Ok(n) => n,
             };
+            let now = std::time::Instant::now();
+            self.body_times = Some((self.body_times.map_or(now, |t| t.0), now));
             crc.update(&buf[..n]);
             if let Some(out) = out.as_mut() {
                 out.write_all(&buf[..n]).map_err(|e| internal(&e))?;
