@@ -41,12 +41,14 @@
 
 mod checkpoint;
 mod journal;
+mod metadata;
 mod multipart;
 mod oss;
 mod policy;
 mod progress;
 mod put;
 mod signing;
+mod sizing;
 mod source;
 mod target;
 mod workers;
@@ -62,6 +64,10 @@ use crate::error::{Error, Result};
 use crate::http::{Endpoint, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 
+pub use metadata::{
+    guess_content_type, StorageClass, MAX_HEADER_VALUE_LEN, MAX_TAGS, MAX_TAG_KEY_LEN,
+    MAX_TAG_VALUE_LEN, MAX_USER_METADATA_BYTES,
+};
 pub use progress::{ProgressAction, ProgressFn};
 pub use signing::OssSignature;
 pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
@@ -90,11 +96,12 @@ pub const MAX_PARTS: u32 = 10_000;
 pub const MAX_PUT_OBJECT_SIZE: u64 = 5 << 30;
 /// Default multipart threshold: objects above 8 MiB go in parts.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 8 << 20;
-/// Default number of parts sent at once: small, for devices.
+/// Number of parts sent at once for 2 to 15 parts, when not set (see
+/// [`UploadOptions::threads`] for the rule): small, for devices.
 pub const DEFAULT_THREADS: usize = 2;
 /// The most parts sent at once.
 pub const MAX_THREADS: usize = 64;
-/// Default content type of the object.
+/// Content type of an object whose key's extension suggests none.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// How an upload goes. Every setter takes and returns the options, like
@@ -109,13 +116,17 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// ```
 #[derive(Clone)]
 pub struct UploadOptions {
-    part_size: u64,
+    part_size: Option<u64>,
     multipart_threshold: u64,
-    threads: usize,
+    threads: Option<usize>,
     checkpoint: Option<PathBuf>,
     path_style: bool,
     https: Option<bool>,
-    content_type: String,
+    /// Caps on the part size and threads chosen (`None`: OSS's limits).
+    max_part_size: Option<u64>,
+    max_threads: Option<usize>,
+    /// Metadata and headers the object is created with.
+    object: metadata::ObjectHeaders,
     stall_timeout: Option<Duration>,
     progress: Option<Arc<Mutex<Box<ProgressFn>>>>,
     region: Option<String>,
@@ -126,13 +137,15 @@ pub struct UploadOptions {
 impl Default for UploadOptions {
     fn default() -> Self {
         UploadOptions {
-            part_size: DEFAULT_PART_SIZE,
+            part_size: None,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
-            threads: DEFAULT_THREADS,
+            threads: None,
             checkpoint: None,
             path_style: false,
             https: None,
-            content_type: DEFAULT_CONTENT_TYPE.to_owned(),
+            max_part_size: None,
+            max_threads: None,
+            object: metadata::ObjectHeaders::default(),
             stall_timeout: None,
             progress: None,
             region: None,
@@ -151,7 +164,9 @@ impl fmt::Debug for UploadOptions {
             .field("checkpoint", &self.checkpoint)
             .field("path_style", &self.path_style)
             .field("https", &self.https)
-            .field("content_type", &self.content_type)
+            .field("max_part_size", &self.max_part_size)
+            .field("max_threads", &self.max_threads)
+            .field("object", &self.object)
             .field("stall_timeout", &self.stall_timeout)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
             .field("region", &self.region)
@@ -162,17 +177,37 @@ impl fmt::Debug for UploadOptions {
 }
 
 impl UploadOptions {
-    /// The defaults: 8 MiB parts above 8 MiB, 2 threads, no checkpoint,
-    /// virtual-hosted addressing, the client's scheme.
+    /// The defaults: multipart above 8 MiB, part size and threads chosen
+    /// from the object's size, no checkpoint, virtual-hosted addressing,
+    /// the client's scheme, the content type guessed from the key.
     pub fn new() -> UploadOptions {
         UploadOptions::default()
     }
 
-    /// Part size in bytes (default 8 MiB; 100 KiB to 5 GiB). Grown
-    /// automatically when the object would need more than 10,000 parts.
-    /// A resumed upload keeps the part size it started with.
+    /// Part size in bytes (100 KiB to 5 GiB). Grown automatically when the
+    /// object would need more than 10,000 parts. Unset, it is chosen from
+    /// the object's size: 8 MiB, grown in whole MiB to stay within 10,000
+    /// parts (see [`max_part_size`](Self::max_part_size) to cap it). A
+    /// resumed upload keeps the part size it started with.
     pub fn part_size(mut self, bytes: u64) -> Self {
-        self.part_size = bytes;
+        self.part_size = Some(bytes);
+        self
+    }
+
+    /// The largest part this upload may use (100 KiB to 5 GiB), for a
+    /// device with little memory: a chosen or set part size above it is
+    /// lowered to it. An object that would need more than 10,000 parts of
+    /// this size is refused with [`Error::InvalidInput`] (field
+    /// `max part size`) naming the smallest cap that works.
+    pub fn max_part_size(mut self, bytes: u64) -> Self {
+        self.max_part_size = Some(bytes);
+        self
+    }
+
+    /// The most parts this upload may send at once (1 to 64), whether the
+    /// number was set or chosen.
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = Some(n);
         self
     }
 
@@ -183,9 +218,11 @@ impl UploadOptions {
         self
     }
 
-    /// How many parts are sent at once (default 2; 1 to 64).
+    /// How many parts are sent at once (1 to 64). Unset, it is chosen from
+    /// the part count: 1 for one part, 2 up to 15 parts, 3 up to 63, 4 from
+    /// 64 on. Never more than the parts nor [`max_threads`](Self::max_threads).
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = n;
+        self.threads = Some(n);
         self
     }
 
@@ -234,9 +271,71 @@ impl UploadOptions {
         self
     }
 
-    /// The object's `Content-Type` (default `application/octet-stream`).
+    /// The object's `Content-Type`. Unset, it is guessed from the key's
+    /// extension with a small table ([`guess_content_type`]:
+    /// `.mp4` is `video/mp4`, `.jpg` `image/jpeg`, `.log` `text/plain`...),
+    /// else `application/octet-stream`.
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = content_type.into();
+        self.object.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Adds user metadata, sent as `x-oss-meta-<name>: <value>` and
+    /// answered by HeadObject and GetObject. Names are ASCII letters,
+    /// digits and `-` (stored lowercase, as OSS does; setting a name again
+    /// replaces its value); values visible ASCII and spaces (percent-encode
+    /// other text). Names with their prefix and values may total 8 KiB.
+    ///
+    /// ```
+    /// use ens_upload::{StorageClass, UploadOptions};
+    /// let o = UploadOptions::new()
+    ///     .metadata("device-id", "cam-0042")
+    ///     .tag("site", "north gate")
+    ///     .storage_class(StorageClass::InfrequentAccess)
+    ///     .forbid_overwrite(true);
+    /// assert!(o.validate().is_ok());
+    /// assert!(UploadOptions::new().metadata("device_id", "x").validate().is_err());
+    /// ```
+    pub fn metadata(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into().to_ascii_lowercase();
+        metadata::set_pair(&mut self.object.metadata, name, value.into());
+        self
+    }
+
+    /// Adds a tag (`x-oss-tagging`, URL-encoded here). OSS's limits: at
+    /// most 10 tags, keys up to 128 characters and values up to 256, both
+    /// of letters, digits, space and `+ - = . _ : /`. Adding a key again
+    /// replaces its value.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        metadata::set_pair(&mut self.object.tags, key.into(), value.into());
+        self
+    }
+
+    /// The object's `Content-Disposition` (`attachment; filename="a.mp4"`).
+    pub fn content_disposition(mut self, value: impl Into<String>) -> Self {
+        self.object.content_disposition = Some(value.into());
+        self
+    }
+
+    /// The object's `Cache-Control` (`no-cache`, `max-age=3600`).
+    pub fn cache_control(mut self, value: impl Into<String>) -> Self {
+        self.object.cache_control = Some(value.into());
+        self
+    }
+
+    /// The object's storage class (default: the bucket's).
+    pub fn storage_class(mut self, class: StorageClass) -> Self {
+        self.object.storage_class = Some(class);
+        self
+    }
+
+    /// Refuses to replace an object already stored under the key
+    /// (`x-oss-forbid-overwrite: true`): the upload then fails, without
+    /// retrying, with [`Error::Api`] of code `FileAlreadyExists` (409) and
+    /// nothing is replaced. A multipart upload is checked when it starts
+    /// and when it completes.
+    pub fn forbid_overwrite(mut self, yes: bool) -> Self {
+        self.object.forbid_overwrite = yes;
         self
     }
 
@@ -311,27 +410,34 @@ impl UploadOptions {
 
     /// Checks every value against OSS's limits; the upload calls do too.
     pub fn validate(&self) -> Result<()> {
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size) {
-            return Err(Error::invalid_input(
-                "part size",
-                format!(
-                    "{} bytes is outside OSS's limits ({MIN_PART_SIZE} to {MAX_PART_SIZE})",
-                    self.part_size
-                ),
-            ));
+        for (field, bytes) in [
+            ("part size", self.part_size),
+            ("max part size", self.max_part_size),
+        ] {
+            match bytes {
+                Some(b) if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&b) => {
+                    return Err(Error::invalid_input(
+                        field,
+                        format!(
+                            "{b} bytes is outside OSS's limits ({MIN_PART_SIZE} to {MAX_PART_SIZE})"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
         }
-        if !(1..=MAX_THREADS).contains(&self.threads) {
-            return Err(Error::invalid_input(
-                "threads",
-                format!("{} is not between 1 and {MAX_THREADS}", self.threads),
-            ));
+        for (field, n) in [("threads", self.threads), ("max threads", self.max_threads)] {
+            match n {
+                Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+                    return Err(Error::invalid_input(
+                        field,
+                        format!("{n} is not between 1 and {MAX_THREADS}"),
+                    ))
+                }
+                _ => {}
+            }
         }
-        if self.content_type.chars().any(char::is_control) {
-            return Err(Error::invalid_input(
-                "content type",
-                "contains a control character",
-            ));
-        }
+        self.object.validate()?;
         if self.stall_timeout == Some(Duration::ZERO) {
             return Err(Error::invalid_input("stall timeout", "must be above zero"));
         }
@@ -519,27 +625,18 @@ fn upload_source_unredacted(
         },
         key,
         bucket_asked: request.bucket_name(),
-        content_type: &options.content_type,
-        threads: options.threads,
+        content_type: options.object.content_type_for(key),
+        object: &options.object,
+        threads: sizing::threads_for(
+            part_size.map_or(1, |p| size.div_ceil(p)),
+            options.threads,
+            options.max_threads,
+        ),
         size,
     };
     let mut reporter = Reporter::new(options.progress.as_deref(), size);
-    let finished = match part_size {
-        Some(part_size) => multipart::upload(
-            &job,
-            source,
-            part_size,
-            options.checkpoint.as_deref(),
-            &mut reporter,
-        )?,
-        None => {
-            let done = put::put_object(&job, source, &mut reporter)?;
-            if let Some(path) = &options.checkpoint {
-                multipart::discard_checkpoint(&job, path);
-            }
-            done
-        }
-    };
+    let finished = upload_job(&job, source, part_size, options, &mut reporter)
+        .map_err(|e| metadata::explain_overwrite(e, key))?;
     reporter.finish();
     Ok(UploadResult {
         bucket: job.oss.target.bucket.clone(),
@@ -557,21 +654,38 @@ fn upload_source_unredacted(
     })
 }
 
+/// The PutObject or the multipart upload of a job.
+fn upload_job(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    part_size: Option<u64>,
+    options: &UploadOptions,
+    reporter: &mut Reporter<'_>,
+) -> Result<Finished> {
+    Ok(match part_size {
+        Some(part_size) => multipart::upload(
+            job,
+            source,
+            part_size,
+            options.checkpoint.as_deref(),
+            reporter,
+        )?,
+        None => {
+            let done = put::put_object(job, source, reporter)?;
+            if let Some(path) = &options.checkpoint {
+                multipart::discard_checkpoint(job, path);
+            }
+            done
+        }
+    })
+}
+
 /// The part size to use, or `None` for a single PutObject.
 fn plan(size: u64, options: &UploadOptions) -> Result<Option<u64>> {
     if size <= options.multipart_threshold && size <= MAX_PUT_OBJECT_SIZE {
         return Ok(None);
     }
-    let part_size = options.part_size.max(size.div_ceil(u64::from(MAX_PARTS)));
-    if part_size > MAX_PART_SIZE {
-        return Err(Error::invalid_input(
-            "size",
-            format!(
-                "{size} bytes is more than OSS stores in one object ({MAX_PARTS} parts of {MAX_PART_SIZE} bytes)"
-            ),
-        ));
-    }
-    Ok(Some(part_size))
+    sizing::part_size_for(size, options.part_size, options.max_part_size).map(Some)
 }
 
 /// One upload's fixed facts, shared by its workers.
@@ -580,6 +694,8 @@ pub(crate) struct Job<'a> {
     pub(crate) key: &'a str,
     pub(crate) bucket_asked: &'a str,
     pub(crate) content_type: &'a str,
+    /// Sent with PutObject and InitiateMultipartUpload.
+    pub(crate) object: &'a metadata::ObjectHeaders,
     pub(crate) threads: usize,
     pub(crate) size: u64,
 }
@@ -661,6 +777,10 @@ mod tests {
             UploadOptions::new().threads(0),
             UploadOptions::new().threads(MAX_THREADS + 1),
             UploadOptions::new().content_type("a\nb"),
+            UploadOptions::new().max_part_size(1),
+            UploadOptions::new().max_threads(0),
+            UploadOptions::new().metadata("a b", "c"),
+            UploadOptions::new().tag("k", "\u{e9}"),
             UploadOptions::new().stall_timeout(Duration::ZERO),
             UploadOptions::new().stall_timeout(Duration::MAX),
             UploadOptions::new().checkpoint(""),
