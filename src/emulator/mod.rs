@@ -48,7 +48,7 @@ mod server;
 
 pub use builder::EmulatorBuilder;
 pub use fault::Fault;
-pub use oss::StoredObject;
+pub use oss::{ObjectMeta, StoredObject};
 pub use record::RecordedRequest;
 
 /// AccessKey id the emulator accepts by default.

@@ -129,6 +129,7 @@ pub(super) fn handle(
     HttpResponse {
         status,
         headers,
+        object_headers: Vec::new(),
         body: body.into_bytes(),
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use super::super::lock;
+use super::meta::{already_exists, forbids_overwrite, ObjectMeta};
 use super::persist::Op;
 use super::store::{StoredObject, StoredPart, Upload};
 use super::{
@@ -26,11 +27,17 @@ const MAX_LIST_PARTS: u32 = 1000;
 impl Session<'_> {
     pub(super) fn initiate(&mut self, bucket: &str, key: &str) -> Result<Answer, Failure> {
         self.receive(None)?;
+        let meta = ObjectMeta::from_request(self.req)?;
+        // OSS checks when the upload starts, and again when it completes.
+        if forbids_overwrite(self.req) && self.exists(bucket, key) {
+            return Err(already_exists());
+        }
         let id = sign::new_nonce().to_ascii_uppercase();
         let upload = Upload {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             content_type: self.req.header("content-type").unwrap_or("").to_owned(),
+            meta,
             parts: BTreeMap::new(),
         };
         {
@@ -231,6 +238,10 @@ impl Session<'_> {
         }
         self.check_upload(bucket, key, id)?;
         self.faulted()?;
+        let forbid = forbids_overwrite(self.req);
+        if forbid && self.exists(bucket, key) {
+            return Err(already_exists());
+        }
         let text = String::from_utf8_lossy(&body);
         let mut listed = Vec::new();
         for part in xml::elements(&text, "Part") {
@@ -253,7 +264,7 @@ impl Session<'_> {
         }
         // Check the list against what was uploaded and take the parts'
         // files as the object's (no copy), in one go.
-        let (files, content_type, unlisted) = {
+        let (files, content_type, meta, unlisted) = {
             let mut state = lock(&self.shared.oss.state);
             let upload = state.uploads.get(id).ok_or_else(no_such_upload)?;
             for (i, (n, t)) in listed.iter().enumerate() {
@@ -284,7 +295,7 @@ impl Session<'_> {
                 .iter()
                 .filter_map(|(n, _)| upload.parts.remove(n))
                 .collect();
-            (files, upload.content_type, upload.parts)
+            (files, upload.content_type, upload.meta, upload.parts)
         };
         for part in unlisted.values() {
             let _ = fs::remove_file(&part.path);
@@ -304,8 +315,10 @@ impl Session<'_> {
                 etag: tag.clone(),
                 content_type,
                 files: files.into_iter().map(|p| p.path).collect(),
+                meta,
             },
-        );
+            forbid,
+        )?;
         let location = format!("http://{}.{}/{}", bucket, self.shared.oss_endpoint, key);
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult>\
@@ -339,6 +352,7 @@ impl Session<'_> {
         Ok(Answer {
             status: 204,
             headers: Vec::new(),
+            object_headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             code: None,
         })
