@@ -63,6 +63,8 @@ mod client;
 mod prepare_upload;
 mod upload_options;
 
+mod upload_metadata;
+
 mod upload;
 
 mod error;
@@ -75,6 +77,7 @@ pub use self::error::*;
 pub use self::log::*;
 pub use self::prepare_upload::*;
 pub use self::upload::*;
+pub use self::upload_metadata::*;
 pub use self::upload_options::*;
 
 /// The result of every fallible function. `ENS_OK` is 0; every other value

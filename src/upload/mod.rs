@@ -329,6 +329,12 @@ impl UploadOptions {
         self
     }
 
+    /// Back to the bucket's storage class (for the C API's setter).
+    pub(crate) fn bucket_storage_class(mut self) -> Self {
+        self.object.storage_class = None;
+        self
+    }
+
     /// Refuses to replace an object already stored under the key
     /// (`x-oss-forbid-overwrite: true`): the upload then fails, without
     /// retrying, with [`Error::Api`] of code `FileAlreadyExists` (409) and
