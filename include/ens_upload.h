@@ -252,6 +252,37 @@ typedef enum ens_oss_signature {
 } ens_oss_signature;
 
 /**
+ * The storage class `ens_upload_options_set_storage_class` asks for. The
+ * values are fixed.
+ */
+typedef enum ens_storage_class {
+    /**
+     * The bucket's storage class: the default.
+     */
+    ENS_STORAGE_CLASS_BUCKET_DEFAULT = 0,
+    /**
+     * `Standard`.
+     */
+    ENS_STORAGE_CLASS_STANDARD = 1,
+    /**
+     * `IA` (infrequent access).
+     */
+    ENS_STORAGE_CLASS_IA = 2,
+    /**
+     * `Archive`.
+     */
+    ENS_STORAGE_CLASS_ARCHIVE = 3,
+    /**
+     * `ColdArchive`.
+     */
+    ENS_STORAGE_CLASS_COLD_ARCHIVE = 4,
+    /**
+     * `DeepColdArchive`.
+     */
+    ENS_STORAGE_CLASS_DEEP_COLD_ARCHIVE = 5,
+} ens_storage_class;
+
+/**
  * A blocking ENS client. Thread-safe: one client may be used from many
  * threads at once (it shares one keep-alive connection pool). Free it with
  * `ens_client_free` once no call is running on it.
