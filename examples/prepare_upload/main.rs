@@ -4,9 +4,22 @@
 //! prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
 //!                [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
 //!                [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
-//!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...]
+//!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...
+//!                 [--meta NAME=VALUE]... [--tag KEY=VALUE]... [--content-type TYPE]
+//!                 [--content-disposition VALUE] [--cache-control VALUE]
+//!                 [--storage-class CLASS] [--forbid-overwrite] [--part-size BYTES]
+//!                 [--threads N] [--max-part-size BYTES] [--max-threads N]]
 //!                [--signature rpc-v1|acs3] [-v | --verbose]...
 //! ```
+//!
+//! `--meta` (repeatable) stores user metadata (`x-oss-meta-NAME`), `--tag`
+//! (repeatable) a tag; `--content-type` overrides the type guessed from the
+//! key's extension; `--storage-class` is one of Standard, IA, Archive,
+//! ColdArchive, DeepColdArchive; `--forbid-overwrite` refuses to replace an
+//! object already stored under the key (OSS's 409 `FileAlreadyExists`).
+//! Part size and threads are chosen from the file's size unless given;
+//! `--max-part-size` and `--max-threads` cap them (sizes in bytes, or with
+//! K, M or G).
 //!
 //! `--allow-upload-host HOST` (repeatable: `host`, `host:port`, `*.domain`)
 //! lets the upload go to a host the PrepareUpload answer names beyond the
@@ -42,6 +55,7 @@
 
 mod interrupt;
 mod log;
+mod object;
 mod progress;
 
 use std::io::{IsTerminal, Write};
@@ -71,13 +85,16 @@ struct Args {
     region: Option<String>,
     oss_signature: Option<OssSignature>,
     allow_upload_hosts: Vec<String>,
+    /// What the object is created with, and how it is cut.
+    object: object::ObjectFlags,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
                       [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
                       [--file PATH [--key KEY] [--checkpoint PATH] [--region REGION]
-                       [--oss-signature v1|v4] [--allow-upload-host HOST]...] [--signature rpc-v1|acs3]
-                      [-v | --verbose]...";
+                       [--oss-signature v1|v4] [--allow-upload-host HOST]...
+                       OBJECT-FLAGS] [--signature rpc-v1|acs3] [-v | --verbose]...
+OBJECT-FLAGS (with --file): ";
 
 fn parse_args() -> Result<Args, String> {
     // OsString: a path need not be UTF-8; every other value must be.
@@ -90,6 +107,7 @@ fn parse_args() -> Result<Args, String> {
     let mut signature = Signature::RpcV1;
     let (mut region, mut oss_signature) = (None, None);
     let mut allow_upload_hosts = Vec::new();
+    let mut object = object::ObjectFlags::default();
     while let Some(arg) = args.next() {
         let mut value_os = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         let mut value = |name: &str| {
@@ -139,7 +157,11 @@ fn parse_args() -> Result<Args, String> {
             "-vv" => verbose = verbose.saturating_add(2),
             "-vvv" => verbose = verbose.saturating_add(3),
             "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
+            other => {
+                if !object.take(other, &mut value)? {
+                    return Err(format!("unknown argument {other:?}"));
+                }
+            }
         }
     }
     let bucket = bucket.ok_or("--bucket is required")?;
@@ -154,10 +176,11 @@ fn parse_args() -> Result<Args, String> {
             || checkpoint.is_some()
             || region.is_some()
             || oss_signature.is_some()
-            || !allow_upload_hosts.is_empty())
+            || !allow_upload_hosts.is_empty()
+            || object.any())
     {
         return Err(
-            "--key, --checkpoint, --region, --oss-signature and --allow-upload-host need --file"
+            "--key, --checkpoint, --region, --oss-signature, --allow-upload-host and the object flags (--meta, --tag...) need --file"
                 .into(),
         );
     }
@@ -189,6 +212,7 @@ fn parse_args() -> Result<Args, String> {
         region,
         oss_signature,
         allow_upload_hosts,
+        object,
     })
 }
 
@@ -198,10 +222,10 @@ fn main() {
         Ok(a) => a,
         Err(problem) => {
             if problem.is_empty() {
-                println!("{USAGE}");
+                println!("{USAGE}{}", object::USAGE);
                 std::process::exit(0);
             }
-            eprintln!("prepare_upload: {problem}\n{USAGE}");
+            eprintln!("prepare_upload: {problem}\n{USAGE}{}", object::USAGE);
             std::process::exit(2);
         }
     };
@@ -380,6 +404,7 @@ fn upload(
     for host in &args.allow_upload_hosts {
         options = options.allow_upload_host(host.clone());
     }
+    options = args.object.apply(options);
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| Arc::new(Mutex::new(progress::Bar::new(progress::terminal_columns()))));
