@@ -141,7 +141,7 @@ static void test_setters_check(void) {
     check_refused(o, "metadata value");
 
     o = ens_upload_options_new();
-    char tag[8];
+    char tag[16];
     for (int i = 0; i < 10; i++) {
         snprintf(tag, sizeof tag, "k%d", i);
         CHECK_STATUS(ens_upload_options_add_tag(o, tag, "v"), ENS_OK, NULL);
