@@ -341,7 +341,7 @@ fn bad_values_are_refused_before_sending() {
             "metadata",
         ),
         (UploadOptions::new().tag("k", "a&b"), "tag value"),
-        (UploadOptions::new().tag(&"k".repeat(129), "v"), "tag key"),
+        (UploadOptions::new().tag("k".repeat(129), "v"), "tag key"),
         (
             (0..11).fold(UploadOptions::new(), |o, i| o.tag(format!("k{i}"), "v")),
             "tags",
