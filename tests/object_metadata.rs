@@ -37,12 +37,17 @@ fn data(len: usize) -> Vec<u8> {
 /// HeadObject, signed V1 as an independent client would: the status and
 /// the headers answered (names lowercase).
 fn head(emu: &Emulator, key: &str) -> (u16, Vec<(String, String)>) {
+    fetch(emu, "HEAD", key)
+}
+
+/// HeadObject or GetObject (headers only looked at).
+fn fetch(emu: &Emulator, method: &str, key: &str) -> (u16, Vec<(String, String)>) {
     let bucket = emu.oss_bucket_for("test");
     let date = common::emulator_date(emu);
     let resource = oss_canonical_resource(Some(&bucket), key, &[]);
     let none: [(&str, &str); 0] = [];
     let sig = oss_v1(
-        "HEAD",
+        method,
         "",
         "",
         &date,
@@ -53,7 +58,7 @@ fn head(emu: &Emulator, key: &str) -> (u16, Vec<(String, String)>) {
     let answer = common::raw_exchange(
         emu.addr(),
         &format!(
-            "HEAD /{bucket}/{} HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+            "{method} /{bucket}/{} HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
             ens_upload::sign::percent_encode(key).replace("%2F", "/"),
             emu.addr(),
             sig.authorization(TEST_ACCESS_KEY_ID)
@@ -133,6 +138,16 @@ fn metadata_and_tags_round_trip_through_head_object() {
             Some("attachment; filename=\"clip.mp4\"")
         );
         assert_eq!(header(&h, "cache-control"), Some("max-age=3600"));
+        // GetObject answers the same headers.
+        let (status, got) = fetch(&emu, "GET", &key);
+        assert_eq!(status, 200);
+        for name in [
+            "x-oss-meta-device-id",
+            "x-oss-tagging-count",
+            "x-oss-storage-class",
+        ] {
+            assert_eq!(header(&got, name), header(&h, name), "{name}");
+        }
         let stored = emu.oss_object(&out.bucket, &key).unwrap();
         assert_eq!(
             stored.meta.tags,

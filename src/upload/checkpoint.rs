@@ -785,6 +785,42 @@ pub(crate) mod tests {
         check_upload_id("2~fM_jB-x.Zq/9+w==").unwrap();
     }
 
+    /// The metadata fingerprint is written and read back; a checkpoint of
+    /// the version before it (no member) still loads and resumes whatever
+    /// the metadata; one with another fingerprint is refused, naming it.
+    #[test]
+    fn the_metadata_fingerprint_is_kept_and_old_checkpoints_still_load() {
+        let dir = temp_dir("fingerprint");
+        let path = dir.join("c.ckpt");
+        let mut c = sample();
+        c.object_headers = "00000000000000ab".into();
+        fs::write(&path, c.header_line().unwrap()).unwrap();
+        let Loaded::Found(back) = Checkpoint::load(&path).unwrap() else {
+            panic!("not found")
+        };
+        assert_eq!(back.object_headers, "00000000000000ab");
+        back.check_object_headers(&path, "00000000000000ab")
+            .unwrap();
+        match back.check_object_headers(&path, "00000000000000cd") {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "checkpoint");
+                assert!(reason.contains("other metadata"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Written before the fingerprint existed: no member at all.
+        let old = header_line(&sample());
+        assert!(!String::from_utf8_lossy(&old).contains("object_headers"));
+        fs::write(&path, old).unwrap();
+        let Loaded::Found(back) = Checkpoint::load(&path).unwrap() else {
+            panic!("an old checkpoint no longer loads")
+        };
+        assert_eq!(back.object_headers, "");
+        back.check_object_headers(&path, "00000000000000cd")
+            .unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn part_lengths() {
         assert_eq!(part_len(250, 100, 1), 100);

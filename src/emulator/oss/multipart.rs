@@ -173,7 +173,7 @@ impl Session<'_> {
             }
         };
         // One page, and whether any part follows it, read in one go.
-        let (page, truncated) = {
+        let (page, truncated, class) = {
             let state = lock(&self.shared.oss.state);
             let upload = state
                 .uploads
@@ -185,7 +185,11 @@ impl Session<'_> {
                 .range(marker.saturating_add(1)..)
                 .map(|(n, p)| (*n, p.modified, p.etag.clone(), p.crc64, p.size));
             let page: Vec<_> = after.by_ref().take(max_parts as usize).collect();
-            (page, after.next().is_some())
+            let class = match upload.meta.storage_class.as_str() {
+                "" => "Standard".to_owned(),
+                c => c.to_owned(),
+            };
+            (page, after.next().is_some(), class)
         };
         let next_marker = page.last().map_or(marker, |p| p.0);
         let shown_key = if url_encoded {
@@ -200,7 +204,7 @@ impl Session<'_> {
             body.push_str("<EncodingType>url</EncodingType>");
         }
         body.push_str(&format!(
-            "<Key>{}</Key><UploadId>{}</UploadId><StorageClass>Standard</StorageClass>\
+            "<Key>{}</Key><UploadId>{}</UploadId><StorageClass>{class}</StorageClass>\
              <PartNumberMarker>{marker}</PartNumberMarker>\
              <NextPartNumberMarker>{next_marker}</NextPartNumberMarker>\
              <MaxParts>{max_parts}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
