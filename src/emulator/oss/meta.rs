@@ -137,3 +137,74 @@ pub(super) fn already_exists() -> Failure {
         "The object you specified already exists and can not be overwritten.",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            method: "PUT".into(),
+            target: "/b/k".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            content_length: 0,
+            body: Vec::new(),
+            keep_alive: false,
+        }
+    }
+
+    #[test]
+    fn metadata_is_read_and_checked_as_oss_does() {
+        let meta = ObjectMeta::from_request(&request(&[
+            ("x-oss-meta-b", "2"),
+            ("x-oss-meta-a", "1"),
+            ("x-oss-tagging", "k%201=v%2F1&empty="),
+            ("x-oss-storage-class", "coldarchive"),
+            ("cache-control", "no-cache"),
+        ]))
+        .unwrap_or_else(|f| panic!("{}", f.message));
+        assert_eq!(
+            meta.user,
+            [("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        assert_eq!(
+            meta.tags,
+            [
+                ("k 1".into(), "v/1".into()),
+                ("empty".into(), String::new())
+            ]
+        );
+        assert_eq!(meta.storage_class, "ColdArchive");
+        let answered = meta.answer_headers();
+        assert!(answered.contains(&("x-oss-tagging-count".into(), "2".into())));
+        assert!(answered.contains(&("x-oss-meta-a".into(), "1".into())));
+        let refused = |h: &[(&str, &str)]| ObjectMeta::from_request(&request(h)).is_err();
+        assert!(refused(&[("x-oss-meta-a_b", "1")]));
+        assert!(refused(&[("x-oss-meta-a", &"v".repeat(9000))]));
+        assert!(refused(&[("x-oss-tagging", "a=b=c")]));
+        assert!(refused(&[("x-oss-tagging", "a=1&a=2")]));
+        let eleven: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+        assert!(refused(&[("x-oss-tagging", &eleven.join("&"))]));
+        assert!(refused(&[("x-oss-storage-class", "Glacier")]));
+        assert!(forbids_overwrite(&request(&[(
+            "x-oss-forbid-overwrite",
+            "TRUE"
+        )])));
+        assert!(!forbids_overwrite(&request(&[(
+            "x-oss-forbid-overwrite",
+            "false"
+        )])));
+    }
+
+    /// A data directory written before metadata was kept still loads.
+    #[test]
+    fn store_logs_without_metadata_still_load() {
+        let line = r#"{"Object":{"bucket":"b","key":"k","size":1,"crc64":2,"etag":"e","content_type":"t","files":["f"]}}"#;
+        assert!(serde_json::from_str::<super::super::persist::Op>(line).is_ok());
+        let line = r#"{"Initiate":{"id":"U","bucket":"b","key":"k","content_type":"t"}}"#;
+        assert!(serde_json::from_str::<super::super::persist::Op>(line).is_ok());
+    }
+}
