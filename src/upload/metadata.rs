@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
-use super::DEFAULT_CONTENT_TYPE;
+use super::{UploadOptions, DEFAULT_CONTENT_TYPE};
 
 /// OSS's limit on all user metadata of an object: names (with their
 /// `x-oss-meta-` prefix) and values together, in bytes.
@@ -231,6 +231,75 @@ impl ObjectHeaders {
             text.push_str(&format!("{k}:{v}\n"));
         }
         format!("{:016x}", crate::crc64::checksum(text.as_bytes()))
+    }
+}
+
+/// The builder methods of [`UploadOptions`] for what the object is created
+/// with (kept here, beside the rules they follow).
+impl UploadOptions {
+    /// Adds user metadata, sent as `x-oss-meta-<name>: <value>` and
+    /// answered by HeadObject and GetObject. Names are ASCII letters,
+    /// digits and `-` (stored lowercase, as OSS does; setting a name again
+    /// replaces its value); values visible ASCII and spaces (percent-encode
+    /// other text). Names with their prefix and values may total 8 KiB.
+    ///
+    /// ```
+    /// use ens_upload::{StorageClass, UploadOptions};
+    /// let o = UploadOptions::new()
+    ///     .metadata("device-id", "cam-0042")
+    ///     .tag("site", "north gate")
+    ///     .storage_class(StorageClass::InfrequentAccess)
+    ///     .forbid_overwrite(true);
+    /// assert!(o.validate().is_ok());
+    /// assert!(UploadOptions::new().metadata("device_id", "x").validate().is_err());
+    /// ```
+    pub fn metadata(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into().to_ascii_lowercase();
+        set_pair(&mut self.object.metadata, name, value.into());
+        self
+    }
+
+    /// Adds a tag (`x-oss-tagging`, URL-encoded here). OSS's limits: at
+    /// most 10 tags, keys up to 128 characters and values up to 256, both
+    /// of letters, digits, space and `+ - = . _ : /`. Adding a key again
+    /// replaces its value.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        set_pair(&mut self.object.tags, key.into(), value.into());
+        self
+    }
+
+    /// The object's `Content-Disposition` (`attachment; filename="a.mp4"`).
+    pub fn content_disposition(mut self, value: impl Into<String>) -> Self {
+        self.object.content_disposition = Some(value.into());
+        self
+    }
+
+    /// The object's `Cache-Control` (`no-cache`, `max-age=3600`).
+    pub fn cache_control(mut self, value: impl Into<String>) -> Self {
+        self.object.cache_control = Some(value.into());
+        self
+    }
+
+    /// The object's storage class (default: the bucket's).
+    pub fn storage_class(mut self, class: StorageClass) -> Self {
+        self.object.storage_class = Some(class);
+        self
+    }
+
+    /// Back to the bucket's storage class (for the C API's setter).
+    pub(crate) fn bucket_storage_class(mut self) -> Self {
+        self.object.storage_class = None;
+        self
+    }
+
+    /// Refuses to replace an object already stored under the key
+    /// (`x-oss-forbid-overwrite: true`): the upload then fails, without
+    /// retrying, with [`Error::Api`] of code `FileAlreadyExists` (409) and
+    /// nothing is replaced. A multipart upload is checked when it starts
+    /// and when it completes.
+    pub fn forbid_overwrite(mut self, yes: bool) -> Self {
+        self.object.forbid_overwrite = yes;
+        self
     }
 }
 
