@@ -252,6 +252,37 @@ typedef enum ens_oss_signature {
 } ens_oss_signature;
 
 /**
+ * The storage class `ens_upload_options_set_storage_class` asks for. The
+ * values are fixed.
+ */
+typedef enum ens_storage_class {
+    /**
+     * The bucket's storage class: the default.
+     */
+    ENS_STORAGE_CLASS_BUCKET_DEFAULT = 0,
+    /**
+     * `Standard`.
+     */
+    ENS_STORAGE_CLASS_STANDARD = 1,
+    /**
+     * `IA` (infrequent access).
+     */
+    ENS_STORAGE_CLASS_IA = 2,
+    /**
+     * `Archive`.
+     */
+    ENS_STORAGE_CLASS_ARCHIVE = 3,
+    /**
+     * `ColdArchive`.
+     */
+    ENS_STORAGE_CLASS_COLD_ARCHIVE = 4,
+    /**
+     * `DeepColdArchive`.
+     */
+    ENS_STORAGE_CLASS_DEEP_COLD_ARCHIVE = 5,
+} ens_storage_class;
+
+/**
  * A blocking ENS client. Thread-safe: one client may be used from many
  * threads at once (it shares one keep-alive connection pool). Free it with
  * `ens_client_free` once no call is running on it.
@@ -994,11 +1025,13 @@ const char *ens_prepare_upload_result_request_id(const struct ens_prepare_upload
 void ens_prepare_upload_result_free(struct ens_prepare_upload_result *result);
 
 /**
- * New upload options with the defaults: 8 MiB parts above 8 MiB (one
- * PutObject up to that), 2 threads, no checkpoint, virtual-hosted
+ * New upload options with the defaults: multipart above 8 MiB (one
+ * PutObject up to that) with the part size and threads chosen from the
+ * file's size (see docs/upload.md), no checkpoint, virtual-hosted
  * addressing (path style anyway for an IP address or `localhost`), the
- * client's scheme, `application/octet-stream`, the client's read timeout
- * as stall timeout.
+ * client's scheme, the content type guessed from the key's extension
+ * (else `application/octet-stream`), the client's read timeout as stall
+ * timeout.
  *
  * Ownership: the caller owns the options and frees them with
  * `ens_upload_options_free`; `ens_upload_file` only reads them. Returns
@@ -1018,9 +1051,10 @@ struct ens_upload_options *ens_upload_options_new(void);
 void ens_upload_options_free(struct ens_upload_options *options);
 
 /**
- * Sets the part size in bytes for multipart uploads (default 8 MiB;
- * 102400 (100 KiB) to 5 GiB, else `ENS_ERR_INVALID_INPUT` with field
- * `"part size"`). It grows by itself when the file would need more than
+ * Sets the part size in bytes for multipart uploads (default: chosen from
+ * the file's size, 8 MiB grown in whole MiB to stay within 10,000 parts,
+ * at most `ens_upload_options_set_max_part_size`; 102400 (100 KiB) to
+ * 5 GiB, else `ENS_ERR_INVALID_INPUT` with field `"part size"`). It grows by itself when the file would need more than
  * 10,000 parts; a resumed upload keeps the part size it started with.
  *
  * Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or `ENS_ERR_INVALID_ARGUMENT`
@@ -1052,8 +1086,10 @@ enum ens_status ens_upload_options_set_multipart_threshold(struct ens_upload_opt
 
 /**
  * How many parts are sent at once, on threads the library starts and joins
- * within the call (default 2; 1 to 64, else `ENS_ERR_INVALID_INPUT` with
- * field `"threads"`). Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or
+ * within the call (default: chosen from the part count, 1 for one part,
+ * 2 up to 15, 3 up to 63, 4 from 64, at most
+ * `ens_upload_options_set_max_threads`; 1 to 64, else
+ * `ENS_ERR_INVALID_INPUT` with field `"threads"`). Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or
  * `ENS_ERR_INVALID_ARGUMENT` for NULL `options`; failures are remembered
  * as described at `ens_upload_options_set_part_size`. The options stay
  * owned by the caller. Not thread-safe per options object.
@@ -1114,7 +1150,9 @@ enum ens_status ens_upload_options_set_path_style(struct ens_upload_options *opt
 enum ens_status ens_upload_options_set_https(struct ens_upload_options *options, int https);
 
 /**
- * The object's `Content-Type` (default `application/octet-stream`).
+ * The object's `Content-Type` (default: guessed from the key's extension,
+ * `.mp4` `video/mp4`, `.jpg` `image/jpeg`, `.log` `text/plain`... else
+ * `application/octet-stream`).
  *
  * `options` and `content_type` are required; `content_type` is UTF-8
  * without control characters (else `ENS_ERR_INVALID_INPUT`, field
@@ -1224,6 +1262,135 @@ enum ens_status ens_upload_options_set_limit_rate(struct ens_upload_options *opt
  */
 enum ens_status ens_upload_options_set_traffic_limit(struct ens_upload_options *options,
                                                      uint64_t bits_per_second);
+
+/**
+ * Adds user metadata: the object is stored with `x-oss-meta-<name>:
+ * <value>`, which HeadObject and GetObject answer. `name` is ASCII letters,
+ * digits and `-` (stored lowercase; setting a name again replaces its
+ * value); `value` is visible ASCII and spaces (percent-encode other text);
+ * names with their `x-oss-meta-` prefix and values total at most 8 KiB.
+ * A resumed upload must be given the same metadata as the one it resumes
+ * (else `ENS_ERR_INVALID_INPUT`, field `"checkpoint"`).
+ *
+ * `options`, `name` and `value` are required and copied. Returns `ENS_OK`,
+ * `ENS_ERR_INVALID_INPUT` (field `"metadata name"`, `"metadata value"` or
+ * `"metadata"` for the total) or `ENS_ERR_INVALID_ARGUMENT`. A failure is
+ * remembered as described at `ens_upload_options_set_part_size`, and a
+ * later success for another name does not clear it. Not thread-safe per
+ * options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `name` and `value` are NULL or
+ * NUL-terminated.
+ */
+enum ens_status ens_upload_options_set_metadata(struct ens_upload_options *options,
+                                                const char *name,
+                                                const char *value);
+
+/**
+ * Adds a tag, sent URL-encoded in `x-oss-tagging`. OSS's limits: at most
+ * 10 tags, `key` 1 to 128 characters and `value` up to 256, both of
+ * letters, digits, space and `+ - = . _ : /`. Adding a key again replaces
+ * its value.
+ *
+ * `options`, `key` and `value` are required and copied. Returns `ENS_OK`,
+ * `ENS_ERR_INVALID_INPUT` (field `"tag key"`, `"tag value"` or `"tags"`)
+ * or `ENS_ERR_INVALID_ARGUMENT`; failures are remembered as at
+ * `ens_upload_options_set_metadata`. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `key` and `value` are NULL or
+ * NUL-terminated.
+ */
+enum ens_status ens_upload_options_add_tag(struct ens_upload_options *options,
+                                           const char *key,
+                                           const char *value);
+
+/**
+ * The object's `Content-Disposition` (`attachment; filename="a.mp4"`):
+ * visible ASCII and spaces, at most 4 KiB. `options` and `value` are
+ * required; `value` is copied. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`
+ * (field `"content disposition"`) or `ENS_ERR_INVALID_ARGUMENT`; failures
+ * are remembered as described at `ens_upload_options_set_part_size`. Not
+ * thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `value` is NULL or NUL-terminated.
+ */
+enum ens_status ens_upload_options_set_content_disposition(struct ens_upload_options *options,
+                                                           const char *value);
+
+/**
+ * The object's `Cache-Control` (`no-cache`, `max-age=3600`): visible
+ * ASCII and spaces, at most 4 KiB. `options` and `value` are required;
+ * `value` is copied. Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` (field
+ * `"cache control"`) or `ENS_ERR_INVALID_ARGUMENT`; failures are
+ * remembered as described at `ens_upload_options_set_part_size`. Not
+ * thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options; `value` is NULL or NUL-terminated.
+ */
+enum ens_status ens_upload_options_set_cache_control(struct ens_upload_options *options,
+                                                     const char *value);
+
+/**
+ * The object's storage class, an `ens_storage_class` as an `int`:
+ * `ENS_STORAGE_CLASS_BUCKET_DEFAULT` (0, the default) sends none, so the
+ * bucket's applies. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for
+ * NULL `options` or another value. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_storage_class(struct ens_upload_options *options,
+                                                     int storage_class);
+
+/**
+ * With `forbid` non-zero, the upload never replaces an object already
+ * stored under the key (`x-oss-forbid-overwrite: true`): it fails with
+ * `ENS_ERR_API`, `ens_error_code` `"FileAlreadyExists"` and HTTP status
+ * 409, without retrying, and nothing is replaced (a multipart upload is
+ * checked when it starts and when it completes). 0 (the default)
+ * overwrites. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL
+ * `options`. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_forbid_overwrite(struct ens_upload_options *options,
+                                                        int forbid);
+
+/**
+ * The largest part the upload may use (102400 (100 KiB) to 5 GiB, else
+ * `ENS_ERR_INVALID_INPUT`, field `"max part size"`), for a device with
+ * little memory: the part size chosen from the file's size (or set) is
+ * lowered to it. A file that would need more than 10,000 parts of this
+ * size makes `ens_upload_file` fail with `ENS_ERR_INVALID_INPUT` (field
+ * `"max part size"`) naming the smallest cap that works. Returns `ENS_OK`,
+ * `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT` for NULL `options`;
+ * failures are remembered as described at
+ * `ens_upload_options_set_part_size`. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_max_part_size(struct ens_upload_options *options,
+                                                     uint64_t bytes);
+
+/**
+ * The most parts the upload may send at once (1 to 64, else
+ * `ENS_ERR_INVALID_INPUT`, field `"max threads"`), whether the number was
+ * set with `ens_upload_options_set_threads` or chosen from the part count.
+ * Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`
+ * for NULL `options`; failures are remembered as described at
+ * `ens_upload_options_set_part_size`. Not thread-safe per options object.
+ *
+ * # Safety
+ * `options` is NULL or live options.
+ */
+enum ens_status ens_upload_options_set_max_threads(struct ens_upload_options *options,
+                                                   size_t threads);
 
 /**
  * Asks ENS where to upload (`PrepareUpload`), then uploads the file at

@@ -196,7 +196,7 @@ pub use prepare_upload::{
     validate_bucket_name, validate_client_ip, PrepareUploadRequest, PrepareUploadResponse,
     MAX_BUCKET_NAME_LEN,
 };
-pub use upload::{OssSignature, ProgressAction, UploadOptions, UploadResult};
+pub use upload::{OssSignature, ProgressAction, StorageClass, UploadOptions, UploadResult};
 
 // The README's and docs/' Rust examples are compiled as doctests, so they
 // cannot drift from the API (the emulator's page needs its feature:

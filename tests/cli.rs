@@ -813,3 +813,104 @@ fn standard_input_uploads_with_or_without_its_size() {
         assert!(stderr.contains(says), "{stderr}");
     }
 }
+
+/// The object flags: metadata, tags, storage class, headers and
+/// forbid-overwrite reach the stored object (read from the emulator's data
+/// directory, whose log keeps them); a second upload with
+/// `--forbid-overwrite` is refused (exit 1, OSS's code on stderr); bad
+/// values are usage errors (exit 2) or the library's refusal naming the
+/// field (exit 1), and the flags need `--file`.
+#[test]
+fn object_flags_set_what_the_object_is_stored_with() {
+    let home = TempDir::new("object-flags");
+    std::fs::write(home.join("clip.bin"), content(300_000)).unwrap();
+    let args = [
+        "--bucket",
+        "test",
+        "--emulator-data-dir",
+        "./emulator-data",
+        "--file",
+        "./clip.bin",
+        "--key",
+        "clips/a.mp4",
+        "--meta",
+        "Device-Id=cam-7",
+        "--meta",
+        "note=a=b",
+        "--tag",
+        "site=north gate",
+        "--storage-class",
+        "ia",
+        "--cache-control",
+        "no-cache",
+        "--content-disposition",
+        "attachment",
+        "--forbid-overwrite",
+        "--part-size",
+        "100K",
+        "--max-threads",
+        "1",
+    ];
+    let out = run(&home, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    let log = std::fs::read_to_string(home.join("emulator-data/store.log")).unwrap();
+    let object = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v.get("Object").cloned())
+        .unwrap_or_else(|| panic!("no object in the log: {log}"));
+    assert_eq!(object["content_type"], "video/mp4", "{object}");
+    let meta = &object["meta"];
+    assert_eq!(
+        meta["user"],
+        serde_json::json!([["device-id", "cam-7"], ["note", "a=b"]]),
+        "{object}"
+    );
+    assert_eq!(meta["tags"], serde_json::json!([["site", "north gate"]]));
+    assert_eq!(meta["storage_class"], "IA");
+    assert_eq!(meta["cache_control"], "no-cache");
+    assert_eq!(meta["content_disposition"], "attachment");
+    // Again with --forbid-overwrite: refused, nothing replaced.
+    let again = run(&home, &args);
+    assert_eq!(again.status.code(), Some(1), "{}", again.describe());
+    assert!(
+        again.stderr.contains("FileAlreadyExists") && again.stderr.contains("already exists"),
+        "{}",
+        again.stderr
+    );
+    // Usage errors.
+    for bad in [
+        &["--meta", "novalue"][..],
+        &["--tag", "=v"],
+        &["--storage-class", "Glacier"],
+        &["--part-size", "8X"],
+        &["--threads", "many"],
+    ] {
+        let mut a = vec!["--bucket", "test", "--emulator", "--file", "./clip.bin"];
+        a.extend_from_slice(bad);
+        let out = run(&home, &a);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", out.describe());
+    }
+    let without_file = run(&home, &["--bucket", "test", "--emulator", "--meta", "a=b"]);
+    assert_eq!(without_file.status.code(), Some(2));
+    assert!(without_file.stderr.contains("need --file"));
+    // Refused by the library, naming the field: exit 1, nothing uploaded.
+    let refused = run(
+        &home,
+        &[
+            "--bucket",
+            "test",
+            "--emulator",
+            "--file",
+            "./clip.bin",
+            "--meta",
+            "a b=c",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.describe());
+    assert!(
+        refused.stderr.contains("metadata name"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -367,15 +367,20 @@ fn progress_is_monotonic_and_complete() {
     assert!(calls.windows(2).all(|w| w[0].0 < w[1].0), "{calls:?}");
 }
 
-/// Cancels from the callback once `after` bytes are done.
+/// Cancels from the callback once `after` bytes are done. Paced at 4 MB/s
+/// so the upload cannot finish on loopback before the callback's answer
+/// is acted on (a race a loaded machine once lost).
 fn cancelling(after: u64) -> UploadOptions {
-    small_parts().threads(1).on_progress(move |done, _| {
-        if done >= after {
-            ProgressAction::Cancel
-        } else {
-            ProgressAction::Continue
-        }
-    })
+    small_parts()
+        .threads(1)
+        .limit_rate(4_000_000)
+        .on_progress(move |done, _| {
+            if done >= after {
+                ProgressAction::Cancel
+            } else {
+                ProgressAction::Continue
+            }
+        })
 }
 
 #[test]

@@ -5,9 +5,22 @@
 //!                [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
 //!                [--file PATH|- [--size N] [--key KEY] [--checkpoint PATH] [--region REGION]
 //!                 [--oss-signature v1|v4] [--allow-upload-host HOST]...
-//!                 [--limit-rate BYTES_PER_S] [--traffic-limit BITS_PER_S]]
+//!                 [--limit-rate BYTES_PER_S] [--traffic-limit BITS_PER_S]
+//!                 [--meta NAME=VALUE]... [--tag KEY=VALUE]... [--content-type TYPE]
+//!                 [--content-disposition VALUE] [--cache-control VALUE]
+//!                 [--storage-class CLASS] [--forbid-overwrite] [--part-size BYTES]
+//!                 [--threads N] [--max-part-size BYTES] [--max-threads N]]
 //!                [--signature rpc-v1|acs3] [-v | --verbose]...
 //! ```
+//!
+//! `--meta` (repeatable) stores user metadata (`x-oss-meta-NAME`), `--tag`
+//! (repeatable) a tag; `--content-type` overrides the type guessed from the
+//! key's extension; `--storage-class` is one of Standard, IA, Archive,
+//! ColdArchive, DeepColdArchive; `--forbid-overwrite` refuses to replace an
+//! object already stored under the key (OSS's 409 `FileAlreadyExists`).
+//! Part size and threads are chosen from the file's size unless given;
+//! `--max-part-size` and `--max-threads` cap them (sizes in bytes, or with
+//! K, M or G).
 //!
 //! `--allow-upload-host HOST` (repeatable: `host`, `host:port`, `*.domain`)
 //! lets the upload go to a host the PrepareUpload answer names beyond the
@@ -52,6 +65,7 @@
 
 mod interrupt;
 mod log;
+mod object;
 mod progress;
 mod stdin;
 
@@ -86,18 +100,21 @@ struct Args {
     size: Option<u64>,
     limit_rate: Option<u64>,
     traffic_limit: Option<u64>,
+    /// What the object is created with, and how it is cut.
+    object: object::ObjectFlags,
 }
 
 const USAGE: &str = "usage: prepare_upload --bucket NAME [--client-ip IP] [--endpoint URL] [--profile NAME] [--emulator]
                       [--emulator-data-dir DIR] [--emulator-fault NAME[=ARG][:COUNT]]...
                       [--file PATH|- [--size N] [--key KEY] [--checkpoint PATH] [--region REGION]
                        [--oss-signature v1|v4] [--allow-upload-host HOST]...
-                       [--limit-rate BYTES_PER_S] [--traffic-limit BITS_PER_S]]
+                       [--limit-rate BYTES_PER_S] [--traffic-limit BITS_PER_S] OBJECT-FLAGS]
                       [--signature rpc-v1|acs3] [-v | --verbose]...
 --file - reads standard input (needs --key): exactly N bytes with --size N, streamed;
 without --size it is buffered to a temporary file first (the size must be known).
 --limit-rate caps the upload in bytes per second on this side (all threads together);
---traffic-limit asks OSS to throttle each data request (819200 to 838860800 bit/s).";
+--traffic-limit asks OSS to throttle each data request (819200 to 838860800 bit/s).
+OBJECT-FLAGS (with --file): ";
 
 fn parse_args() -> Result<Args, String> {
     // OsString: a path need not be UTF-8; every other value must be.
@@ -115,6 +132,7 @@ fn parse_args() -> Result<Args, String> {
         v.parse::<u64>()
             .map_err(|_| format!("{name} must be a whole number, not {v:?}"))
     };
+    let mut object = object::ObjectFlags::default();
     while let Some(arg) = args.next() {
         let mut value_os = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         let mut value = |name: &str| {
@@ -169,7 +187,11 @@ fn parse_args() -> Result<Args, String> {
             "-vv" => verbose = verbose.saturating_add(2),
             "-vvv" => verbose = verbose.saturating_add(3),
             "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
+            other => {
+                if !object.take(other, &mut value)? {
+                    return Err(format!("unknown argument {other:?}"));
+                }
+            }
         }
     }
     let bucket = bucket.ok_or("--bucket is required")?;
@@ -186,11 +208,12 @@ fn parse_args() -> Result<Args, String> {
             || oss_signature.is_some()
             || !allow_upload_hosts.is_empty()
             || limit_rate.is_some()
-            || traffic_limit.is_some())
+            || traffic_limit.is_some()
+            || object.any())
     {
         return Err(
-            "--key, --checkpoint, --region, --oss-signature, --allow-upload-host, --limit-rate \
-             and --traffic-limit need --file"
+            "--key, --checkpoint, --region, --oss-signature, --allow-upload-host, --limit-rate, \
+             --traffic-limit and the object flags (--meta, --tag...) need --file"
                 .into(),
         );
     }
@@ -237,6 +260,7 @@ fn parse_args() -> Result<Args, String> {
         size,
         limit_rate,
         traffic_limit,
+        object,
     })
 }
 
@@ -246,10 +270,10 @@ fn main() {
         Ok(a) => a,
         Err(problem) => {
             if problem.is_empty() {
-                println!("{USAGE}");
+                println!("{USAGE}{}", object::USAGE);
                 std::process::exit(0);
             }
-            eprintln!("prepare_upload: {problem}\n{USAGE}");
+            eprintln!("prepare_upload: {problem}\n{USAGE}{}", object::USAGE);
             std::process::exit(2);
         }
     };
@@ -434,6 +458,7 @@ fn upload(
     if let Some(bits) = args.traffic_limit {
         options = options.traffic_limit(bits);
     }
+    options = args.object.apply(options);
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| Arc::new(Mutex::new(progress::Bar::new(progress::terminal_columns()))));

@@ -36,6 +36,8 @@ impl HttpRequest {
 pub(super) struct HttpResponse {
     pub(super) status: u16,
     pub(super) headers: Vec<(&'static str, String)>,
+    /// Headers named at run time (an object's `x-oss-meta-*`).
+    pub(super) object_headers: Vec<(String, String)>,
     pub(super) body: Vec<u8>,
 }
 
@@ -185,6 +187,9 @@ pub(super) fn write_head(
     for (k, v) in &r.headers {
         write!(out, "{k}: {v}\r\n")?;
     }
+    for (k, v) in &r.object_headers {
+        write!(out, "{k}: {v}\r\n")?;
+    }
     write!(
         out,
         "Content-Length: {content_length}\r\nConnection: {}\r\n\r\n",
@@ -198,6 +203,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         204 => "No Content",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -216,6 +222,7 @@ pub(super) fn plain_error(status: u16, message: &str) -> HttpResponse {
     HttpResponse {
         status,
         headers: vec![("Content-Type", "text/plain".into())],
+        object_headers: Vec::new(),
         body: message.as_bytes().to_vec(),
     }
 }

@@ -91,6 +91,7 @@ pub(super) fn handle(
         status,
         headers,
         body: body.into_bytes(),
+        object_headers: Vec::new(),
     }
 }
 

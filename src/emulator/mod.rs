@@ -55,7 +55,7 @@ mod sts;
 pub use builder::EmulatorBuilder;
 pub use fault::Fault;
 pub use issued::{IssuedBy, DEFAULT_ECS_ROLE_NAME, DEFAULT_ISSUED_LIFETIME};
-pub use oss::StoredObject;
+pub use oss::{ObjectMeta, StoredObject};
 pub use record::RecordedRequest;
 
 /// AccessKey id the emulator accepts by default.

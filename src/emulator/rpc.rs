@@ -127,6 +127,7 @@ pub(super) fn handle(
     HttpResponse {
         status,
         headers,
+        object_headers: Vec::new(),
         body: body.into_bytes(),
     }
 }

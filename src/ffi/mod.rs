@@ -64,6 +64,8 @@ mod credentials;
 mod prepare_upload;
 mod upload_options;
 
+mod upload_metadata;
+
 mod upload;
 
 mod upload_source;
@@ -79,6 +81,7 @@ pub use self::error::*;
 pub use self::log::*;
 pub use self::prepare_upload::*;
 pub use self::upload::*;
+pub use self::upload_metadata::*;
 pub use self::upload_options::*;
 pub use self::upload_source::*;
 

@@ -18,7 +18,7 @@ use crate::UploadOptions;
 pub struct ens_upload_options {
     /// Everything but the checkpoint, the scheme and the progress callback,
     /// which are applied per call (so NULL / -1 can undo them).
-    inner: UploadOptions,
+    pub(super) inner: UploadOptions,
     checkpoint: Option<PathBuf>,
     pub(super) https: Option<bool>,
     /// `None`: automatic (V4 when the region is known).
@@ -28,11 +28,13 @@ pub struct ens_upload_options {
     pub(super) pending: Vec<(&'static str, ens_error)>,
 }
 
-/// New upload options with the defaults: 8 MiB parts above 8 MiB (one
-/// PutObject up to that), 2 threads, no checkpoint, virtual-hosted
+/// New upload options with the defaults: multipart above 8 MiB (one
+/// PutObject up to that) with the part size and threads chosen from the
+/// file's size (see docs/upload.md), no checkpoint, virtual-hosted
 /// addressing (path style anyway for an IP address or `localhost`), the
-/// client's scheme, `application/octet-stream`, the client's read timeout
-/// as stall timeout.
+/// client's scheme, the content type guessed from the key's extension
+/// (else `application/octet-stream`), the client's read timeout as stall
+/// timeout.
 ///
 /// Ownership: the caller owns the options and frees them with
 /// `ens_upload_options_free`; `ens_upload_file` only reads them. Returns
@@ -82,7 +84,7 @@ impl ens_upload_options {
 
 /// What an upload options setter does to the options, once its arguments
 /// were checked.
-type OptionsChange = Box<dyn FnOnce(&mut ens_upload_options)>;
+pub(super) type OptionsChange = Box<dyn FnOnce(&mut ens_upload_options)>;
 
 /// Runs an upload options setter: checks the options, applies the change to
 /// a copy, checks the result against OSS's limits (`UploadOptions::validate`)
@@ -90,7 +92,7 @@ type OptionsChange = Box<dyn FnOnce(&mut ens_upload_options)>;
 ///
 /// # Safety
 /// `options` is NULL or live options not used by another thread.
-unsafe fn options_setter(
+pub(super) unsafe fn options_setter(
     func: &'static str,
     options: *mut ens_upload_options,
     setting: &'static str,
@@ -134,9 +136,10 @@ unsafe fn options_setter(
     unsafe { boundary(func, ptr::null_mut(), body) }
 }
 
-/// Sets the part size in bytes for multipart uploads (default 8 MiB;
-/// 102400 (100 KiB) to 5 GiB, else `ENS_ERR_INVALID_INPUT` with field
-/// `"part size"`). It grows by itself when the file would need more than
+/// Sets the part size in bytes for multipart uploads (default: chosen from
+/// the file's size, 8 MiB grown in whole MiB to stay within 10,000 parts,
+/// at most `ens_upload_options_set_max_part_size`; 102400 (100 KiB) to
+/// 5 GiB, else `ENS_ERR_INVALID_INPUT` with field `"part size"`). It grows by itself when the file would need more than
 /// 10,000 parts; a resumed upload keeps the part size it started with.
 ///
 /// Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or `ENS_ERR_INVALID_ARGUMENT`
@@ -188,8 +191,10 @@ pub unsafe extern "C" fn ens_upload_options_set_multipart_threshold(
 }
 
 /// How many parts are sent at once, on threads the library starts and joins
-/// within the call (default 2; 1 to 64, else `ENS_ERR_INVALID_INPUT` with
-/// field `"threads"`). Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or
+/// within the call (default: chosen from the part count, 1 for one part,
+/// 2 up to 15, 3 up to 63, 4 from 64, at most
+/// `ens_upload_options_set_max_threads`; 1 to 64, else
+/// `ENS_ERR_INVALID_INPUT` with field `"threads"`). Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT`, or
 /// `ENS_ERR_INVALID_ARGUMENT` for NULL `options`; failures are remembered
 /// as described at `ens_upload_options_set_part_size`. The options stay
 /// owned by the caller. Not thread-safe per options object.
@@ -296,7 +301,9 @@ pub unsafe extern "C" fn ens_upload_options_set_https(
     unsafe { options_setter(F, options, "https", change) }
 }
 
-/// The object's `Content-Type` (default `application/octet-stream`).
+/// The object's `Content-Type` (default: guessed from the key's extension,
+/// `.mp4` `video/mp4`, `.jpg` `image/jpeg`, `.log` `text/plain`... else
+/// `application/octet-stream`).
 ///
 /// `options` and `content_type` are required; `content_type` is UTF-8
 /// without control characters (else `ENS_ERR_INVALID_INPUT`, field

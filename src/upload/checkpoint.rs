@@ -152,6 +152,12 @@ pub(crate) struct Checkpoint {
     pub(crate) endpoint: String,
     pub(crate) key: String,
     pub(crate) upload_id: String,
+    /// The fingerprint of the metadata and headers the object was started
+    /// with (`ObjectHeaders::fingerprint`): a resume with others is
+    /// refused. Empty in checkpoints of versions before it was recorded,
+    /// which are resumed as they are.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) object_headers: String,
     pub(crate) part_size: u64,
     pub(crate) file: FileIdentity,
     /// Sorted by part number.
@@ -191,6 +197,7 @@ impl Checkpoint {
             endpoint: endpoint.to_owned(),
             key: key.to_owned(),
             upload_id,
+            object_headers: String::new(),
             part_size,
             file,
             parts: Vec::new(),
@@ -314,6 +321,23 @@ impl Checkpoint {
         } else {
             None
         }
+    }
+
+    /// Refuses to resume (with [`Error::InvalidInput`], field
+    /// `checkpoint`) an upload started with other object metadata or
+    /// headers than `fingerprint`'s: the object keeps what it started with.
+    pub(crate) fn check_object_headers(&self, path: &Path, fingerprint: &str) -> Result<()> {
+        if self.object_headers.is_empty() || self.object_headers == fingerprint {
+            return Ok(());
+        }
+        Err(Error::invalid_input(
+            "checkpoint",
+            format!(
+                "{} is for upload {} of the same object started with other metadata or headers (content type, x-oss-meta-*, tags, storage class, content disposition, cache control or forbid-overwrite): a resumed upload keeps what it started with; resume with the same settings, or delete the checkpoint to start over",
+                path.display(),
+                self.upload_id
+            ),
+        ))
     }
 
     /// The header line written for this state: one JSON object (this
@@ -759,6 +783,42 @@ pub(crate) mod tests {
         check_etag("W/\"abc-12\"", "part 1").unwrap();
         check_upload_id("0123456789ABCDEF0123456789ABCDEF").unwrap();
         check_upload_id("2~fM_jB-x.Zq/9+w==").unwrap();
+    }
+
+    /// The metadata fingerprint is written and read back; a checkpoint of
+    /// the version before it (no member) still loads and resumes whatever
+    /// the metadata; one with another fingerprint is refused, naming it.
+    #[test]
+    fn the_metadata_fingerprint_is_kept_and_old_checkpoints_still_load() {
+        let dir = temp_dir("fingerprint");
+        let path = dir.join("c.ckpt");
+        let mut c = sample();
+        c.object_headers = "00000000000000ab".into();
+        fs::write(&path, c.header_line().unwrap()).unwrap();
+        let Loaded::Found(back) = Checkpoint::load(&path).unwrap() else {
+            panic!("not found")
+        };
+        assert_eq!(back.object_headers, "00000000000000ab");
+        back.check_object_headers(&path, "00000000000000ab")
+            .unwrap();
+        match back.check_object_headers(&path, "00000000000000cd") {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "checkpoint");
+                assert!(reason.contains("other metadata"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Written before the fingerprint existed: no member at all.
+        let old = header_line(&sample());
+        assert!(!String::from_utf8_lossy(&old).contains("object_headers"));
+        fs::write(&path, old).unwrap();
+        let Loaded::Found(back) = Checkpoint::load(&path).unwrap() else {
+            panic!("an old checkpoint no longer loads")
+        };
+        assert_eq!(back.object_headers, "");
+        back.check_object_headers(&path, "00000000000000cd")
+            .unwrap();
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

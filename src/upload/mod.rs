@@ -41,12 +41,14 @@
 
 mod checkpoint;
 mod journal;
+mod metadata;
 mod multipart;
 mod oss;
 mod policy;
 mod progress;
 mod put;
 mod signing;
+mod sizing;
 mod source;
 mod target;
 mod throttle;
@@ -64,6 +66,10 @@ use crate::error::{Error, Result};
 use crate::http::{Endpoint, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
 
+pub use metadata::{
+    guess_content_type, StorageClass, MAX_HEADER_VALUE_LEN, MAX_TAGS, MAX_TAG_KEY_LEN,
+    MAX_TAG_VALUE_LEN, MAX_USER_METADATA_BYTES,
+};
 pub use progress::{ProgressAction, ProgressFn};
 pub use signing::OssSignature;
 pub use target::{validate_object_key, MAX_OBJECT_KEY_LEN};
@@ -93,7 +99,8 @@ pub const MAX_PARTS: u32 = 10_000;
 pub const MAX_PUT_OBJECT_SIZE: u64 = 5 << 30;
 /// Default multipart threshold: objects above 8 MiB go in parts.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 8 << 20;
-/// Default number of parts sent at once: small, for devices.
+/// Number of parts sent at once for 2 to 15 parts, when not set (see
+/// [`UploadOptions::threads`] for the rule): small, for devices.
 pub const DEFAULT_THREADS: usize = 2;
 /// The most parts sent at once.
 pub const MAX_THREADS: usize = 64;
@@ -101,7 +108,7 @@ pub const MAX_THREADS: usize = 64;
 pub const MIN_TRAFFIC_LIMIT: u64 = 819_200;
 /// The fastest `x-oss-traffic-limit` OSS accepts, in bits per second (100 MiB/s).
 pub const MAX_TRAFFIC_LIMIT: u64 = 838_860_800;
-/// Default content type of the object.
+/// Content type of an object whose key's extension suggests none.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// How an upload goes. Every setter takes and returns the options, like
@@ -116,13 +123,17 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// ```
 #[derive(Clone)]
 pub struct UploadOptions {
-    part_size: u64,
+    part_size: Option<u64>,
     multipart_threshold: u64,
-    threads: usize,
+    threads: Option<usize>,
     checkpoint: Option<PathBuf>,
     path_style: bool,
     https: Option<bool>,
-    content_type: String,
+    /// Caps on the part size and threads chosen (`None`: OSS's limits).
+    max_part_size: Option<u64>,
+    max_threads: Option<usize>,
+    /// Metadata and headers the object is created with.
+    object: metadata::ObjectHeaders,
     stall_timeout: Option<Duration>,
     progress: Option<Arc<Mutex<Box<ProgressFn>>>>,
     region: Option<String>,
@@ -135,13 +146,15 @@ pub struct UploadOptions {
 impl Default for UploadOptions {
     fn default() -> Self {
         UploadOptions {
-            part_size: DEFAULT_PART_SIZE,
+            part_size: None,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
-            threads: DEFAULT_THREADS,
+            threads: None,
             checkpoint: None,
             path_style: false,
             https: None,
-            content_type: DEFAULT_CONTENT_TYPE.to_owned(),
+            max_part_size: None,
+            max_threads: None,
+            object: metadata::ObjectHeaders::default(),
             stall_timeout: None,
             progress: None,
             region: None,
@@ -162,7 +175,9 @@ impl fmt::Debug for UploadOptions {
             .field("checkpoint", &self.checkpoint)
             .field("path_style", &self.path_style)
             .field("https", &self.https)
-            .field("content_type", &self.content_type)
+            .field("max_part_size", &self.max_part_size)
+            .field("max_threads", &self.max_threads)
+            .field("object", &self.object)
             .field("stall_timeout", &self.stall_timeout)
             .field("progress", &self.progress.as_ref().map(|_| "callback"))
             .field("region", &self.region)
@@ -175,17 +190,37 @@ impl fmt::Debug for UploadOptions {
 }
 
 impl UploadOptions {
-    /// The defaults: 8 MiB parts above 8 MiB, 2 threads, no checkpoint,
-    /// virtual-hosted addressing, the client's scheme.
+    /// The defaults: multipart above 8 MiB, part size and threads chosen
+    /// from the object's size, no checkpoint, virtual-hosted addressing,
+    /// the client's scheme, the content type guessed from the key.
     pub fn new() -> UploadOptions {
         UploadOptions::default()
     }
 
-    /// Part size in bytes (default 8 MiB; 100 KiB to 5 GiB). Grown
-    /// automatically when the object would need more than 10,000 parts.
-    /// A resumed upload keeps the part size it started with.
+    /// Part size in bytes (100 KiB to 5 GiB). Grown automatically when the
+    /// object would need more than 10,000 parts. Unset, it is chosen from
+    /// the object's size: 8 MiB, grown in whole MiB to stay within 10,000
+    /// parts (see [`max_part_size`](Self::max_part_size) to cap it). A
+    /// resumed upload keeps the part size it started with.
     pub fn part_size(mut self, bytes: u64) -> Self {
-        self.part_size = bytes;
+        self.part_size = Some(bytes);
+        self
+    }
+
+    /// The largest part this upload may use (100 KiB to 5 GiB), for a
+    /// device with little memory: a chosen or set part size above it is
+    /// lowered to it. An object that would need more than 10,000 parts of
+    /// this size is refused with [`Error::InvalidInput`] (field
+    /// `max part size`) naming the smallest cap that works.
+    pub fn max_part_size(mut self, bytes: u64) -> Self {
+        self.max_part_size = Some(bytes);
+        self
+    }
+
+    /// The most parts this upload may send at once (1 to 64), whether the
+    /// number was set or chosen.
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = Some(n);
         self
     }
 
@@ -196,9 +231,11 @@ impl UploadOptions {
         self
     }
 
-    /// How many parts are sent at once (default 2; 1 to 64).
+    /// How many parts are sent at once (1 to 64). Unset, it is chosen from
+    /// the part count: 1 for one part, 2 up to 15 parts, 3 up to 63, 4 from
+    /// 64 on. Never more than the parts nor [`max_threads`](Self::max_threads).
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = n;
+        self.threads = Some(n);
         self
     }
 
@@ -247,9 +284,12 @@ impl UploadOptions {
         self
     }
 
-    /// The object's `Content-Type` (default `application/octet-stream`).
+    /// The object's `Content-Type`. Unset, it is guessed from the key's
+    /// extension with a small table ([`guess_content_type`]:
+    /// `.mp4` is `video/mp4`, `.jpg` `image/jpeg`, `.log` `text/plain`...),
+    /// else `application/octet-stream`.
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = content_type.into();
+        self.object.content_type = Some(content_type.into());
         self
     }
 
@@ -353,27 +393,34 @@ impl UploadOptions {
 
     /// Checks every value against OSS's limits; the upload calls do too.
     pub fn validate(&self) -> Result<()> {
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size) {
-            return Err(Error::invalid_input(
-                "part size",
-                format!(
-                    "{} bytes is outside OSS's limits ({MIN_PART_SIZE} to {MAX_PART_SIZE})",
-                    self.part_size
-                ),
-            ));
+        for (field, bytes) in [
+            ("part size", self.part_size),
+            ("max part size", self.max_part_size),
+        ] {
+            match bytes {
+                Some(b) if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&b) => {
+                    return Err(Error::invalid_input(
+                        field,
+                        format!(
+                            "{b} bytes is outside OSS's limits ({MIN_PART_SIZE} to {MAX_PART_SIZE})"
+                        ),
+                    ))
+                }
+                _ => {}
+            }
         }
-        if !(1..=MAX_THREADS).contains(&self.threads) {
-            return Err(Error::invalid_input(
-                "threads",
-                format!("{} is not between 1 and {MAX_THREADS}", self.threads),
-            ));
+        for (field, n) in [("threads", self.threads), ("max threads", self.max_threads)] {
+            match n {
+                Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+                    return Err(Error::invalid_input(
+                        field,
+                        format!("{n} is not between 1 and {MAX_THREADS}"),
+                    ))
+                }
+                _ => {}
+            }
         }
-        if self.content_type.chars().any(char::is_control) {
-            return Err(Error::invalid_input(
-                "content type",
-                "contains a control character",
-            ));
-        }
+        self.object.validate()?;
         if self.stall_timeout == Some(Duration::ZERO) {
             return Err(Error::invalid_input("stall timeout", "must be above zero"));
         }
@@ -608,27 +655,18 @@ fn upload_source_unredacted(
         ),
         key,
         bucket_asked: request.bucket_name(),
-        content_type: &options.content_type,
-        threads: options.threads,
+        content_type: options.object.content_type_for(key),
+        object: &options.object,
+        threads: sizing::threads_for(
+            part_size.map_or(1, |p| size.div_ceil(p)),
+            options.threads,
+            options.max_threads,
+        ),
         size,
     };
     let mut reporter = Reporter::new(options.progress.as_deref(), size);
-    let finished = match part_size {
-        Some(part_size) => multipart::upload(
-            &job,
-            source,
-            part_size,
-            options.checkpoint.as_deref(),
-            &mut reporter,
-        )?,
-        None => {
-            let done = put::put_object(&job, source, &mut reporter)?;
-            if let Some(path) = &options.checkpoint {
-                multipart::discard_checkpoint(&job, path);
-            }
-            done
-        }
-    };
+    let finished = upload_job(&job, source, part_size, options, &mut reporter)
+        .map_err(|e| metadata::explain_overwrite(e, key))?;
     reporter.finish();
     Ok(UploadResult {
         bucket: job.oss.target.bucket.clone(),
@@ -646,21 +684,38 @@ fn upload_source_unredacted(
     })
 }
 
+/// The PutObject or the multipart upload of a job.
+fn upload_job(
+    job: &Job<'_>,
+    source: &Source<'_>,
+    part_size: Option<u64>,
+    options: &UploadOptions,
+    reporter: &mut Reporter<'_>,
+) -> Result<Finished> {
+    Ok(match part_size {
+        Some(part_size) => multipart::upload(
+            job,
+            source,
+            part_size,
+            options.checkpoint.as_deref(),
+            reporter,
+        )?,
+        None => {
+            let done = put::put_object(job, source, reporter)?;
+            if let Some(path) = &options.checkpoint {
+                multipart::discard_checkpoint(job, path);
+            }
+            done
+        }
+    })
+}
+
 /// The part size to use, or `None` for a single PutObject.
 fn plan(size: u64, options: &UploadOptions) -> Result<Option<u64>> {
     if size <= options.multipart_threshold && size <= MAX_PUT_OBJECT_SIZE {
         return Ok(None);
     }
-    let part_size = options.part_size.max(size.div_ceil(u64::from(MAX_PARTS)));
-    if part_size > MAX_PART_SIZE {
-        return Err(Error::invalid_input(
-            "size",
-            format!(
-                "{size} bytes is more than OSS stores in one object ({MAX_PARTS} parts of {MAX_PART_SIZE} bytes)"
-            ),
-        ));
-    }
-    Ok(Some(part_size))
+    sizing::part_size_for(size, options.part_size, options.max_part_size).map(Some)
 }
 
 /// One upload's fixed facts, shared by its workers.
@@ -669,6 +724,8 @@ pub(crate) struct Job<'a> {
     pub(crate) key: &'a str,
     pub(crate) bucket_asked: &'a str,
     pub(crate) content_type: &'a str,
+    /// Sent with PutObject and InitiateMultipartUpload.
+    pub(crate) object: &'a metadata::ObjectHeaders,
     pub(crate) threads: usize,
     pub(crate) size: u64,
     /// The bandwidth limits its bodies are paced under.
@@ -752,6 +809,10 @@ mod tests {
             UploadOptions::new().threads(0),
             UploadOptions::new().threads(MAX_THREADS + 1),
             UploadOptions::new().content_type("a\nb"),
+            UploadOptions::new().max_part_size(1),
+            UploadOptions::new().max_threads(0),
+            UploadOptions::new().metadata("a b", "c"),
+            UploadOptions::new().tag("k", "\u{e9}"),
             UploadOptions::new().stall_timeout(Duration::ZERO),
             UploadOptions::new().stall_timeout(Duration::MAX),
             UploadOptions::new().checkpoint(""),

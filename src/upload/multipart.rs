@@ -167,6 +167,9 @@ fn start_or_resume(
                     job.key,
                     identity,
                 );
+                if mismatch.is_none() {
+                    old.check_object_headers(path, &job.object.fingerprint(job.key))?;
+                }
                 let why = match mismatch {
                     Some(why) => why,
                     None if source.parts_unchanged(&old.parts, old.part_size)? => {
@@ -220,7 +223,7 @@ fn start_or_resume(
             file_id: String::new(),
         },
     };
-    let state = Checkpoint::new(
+    let mut state = Checkpoint::new(
         job.bucket_asked,
         &target.bucket,
         &target.endpoint,
@@ -229,6 +232,7 @@ fn start_or_resume(
         part_size,
         identity,
     );
+    state.object_headers = job.object.fingerprint(job.key);
     if let Some(path) = checkpoint {
         log::info!(
             "checkpoint {}: new upload {} of {} parts",
@@ -359,6 +363,7 @@ fn upload_part(
             ("uploadId", Some(upload_id.to_owned())),
         ],
         content_type: "",
+        headers: Vec::new(),
     };
     let what = format!("part {number}");
     let mut high_water = 0u64;
@@ -423,6 +428,7 @@ fn initiate(job: &Job<'_>) -> Result<String> {
         key: job.key,
         query: vec![("uploads", None)],
         content_type: job.content_type,
+        headers: job.object.headers(),
     };
     let deadline = job.oss.control_deadline();
     let never = AtomicBool::new(false);
@@ -467,6 +473,7 @@ fn complete(
         key: job.key,
         query: vec![("uploadId", Some(state.upload_id.clone()))],
         content_type: "application/xml",
+        headers: job.object.forbid_overwrite_header().into_iter().collect(),
     };
     let deadline = job.oss.control_deadline();
     let mut tries = 0;
@@ -501,12 +508,13 @@ fn complete(
 }
 
 /// HeadObject, once.
-fn head(job: &Job<'_>, attempt: crate::http::Attempt) -> Result<super::oss::Reply> {
+pub(super) fn head(job: &Job<'_>, attempt: crate::http::Attempt) -> Result<super::oss::Reply> {
     let call = Call {
         method: "HEAD",
         key: job.key,
         query: Vec::new(),
         content_type: "",
+        headers: Vec::new(),
     };
     job.oss.send(&call, Payload::Empty, attempt).0
 }
@@ -519,6 +527,7 @@ fn abort(job: &Job<'_>, key: &str, upload_id: &str) {
         key,
         query: vec![("uploadId", Some(upload_id.to_owned()))],
         content_type: "",
+        headers: Vec::new(),
     };
     let deadline = job.oss.control_deadline();
     let never = AtomicBool::new(false);

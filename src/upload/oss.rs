@@ -31,6 +31,9 @@ pub(crate) struct Call<'a> {
     /// Sub-resources, unencoded: `("uploads", None)`, `("partNumber", Some("3"))`.
     pub(crate) query: Vec<(&'static str, Option<String>)>,
     pub(crate) content_type: &'a str,
+    /// Further headers (names lowercase): the object's metadata and the
+    /// like; every `x-oss-*` one is signed.
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Call<'_> {
@@ -137,6 +140,7 @@ impl Oss<'_> {
         if let Some(token) = creds.security_token() {
             headers.push(("x-oss-security-token", token));
         }
+        headers.extend(call.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let region = self.signing.v4_region();
         let oss_date;
         let (authorization, ours) = match region {
@@ -185,7 +189,7 @@ impl Oss<'_> {
         let url = self.target.url(call.key, &encode_query(&call.query));
         let headers = match headers
             .into_iter()
-            .map(|(k, v)| Ok((HeaderName::from_static(k), header_value(k, v)?)))
+            .map(|(k, v)| Ok((header_name(k)?, header_value(k, v)?)))
             .collect::<Result<Vec<_>>>()
         {
             Ok(h) => h,
@@ -256,6 +260,13 @@ impl Oss<'_> {
         }
         .run(attempt)
     }
+}
+
+/// A header's name: the object's metadata names are the caller's, checked
+/// before (ASCII letters, digits, `-`), so this fails only for a bug.
+fn header_name(name: &str) -> Result<HeaderName> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::invalid_input(name.to_owned(), "is not an HTTP header name"))
 }
 
 /// Whether `body` is an XML `<Error>` document (after any XML declaration).

@@ -30,9 +30,12 @@ pub(crate) fn put_object(
                 key: job.key,
                 query: Vec::new(),
                 content_type: job.content_type,
+                headers: job.object.headers(),
             };
             let mut high_water = 0u64;
+            let mut tries = 0u32;
             let result = job.oss.retrying(None, &shared.cancel, |attempt| {
+                tries += 1;
                 let mut file;
                 let mut reader_guard;
                 let mut slice: &[u8];
@@ -64,6 +67,20 @@ pub(crate) fn put_object(
                 // A reader cannot be rewound: once read from, no second attempt.
                 hints.final_attempt = must_end && body.bytes_read() > 0;
                 let crc = body.crc64();
+                let result = match result {
+                    // Forbidding overwrites, a retry finds the object an
+                    // attempt whose answer was lost stored: ours if it has
+                    // the bytes just sent.
+                    Err(e) if tries > 1 && e.code() == Some("FileAlreadyExists") => {
+                        match super::multipart::head(job, attempt) {
+                            Ok(h) if h.crc64 == Some(crc) && h.content_length == Some(job.size) => {
+                                Ok(h)
+                            }
+                            _ => Err(e),
+                        }
+                    }
+                    other => other,
+                };
                 let checked = result.and_then(|reply| {
                     verify_crc(&reply, crc, "object")?;
                     // What was sent is what OSS confirmed; only the file

@@ -39,11 +39,13 @@ use crate::sign;
 use crate::upload::xml;
 
 mod auth;
+mod meta;
 mod multipart;
 mod objects;
 mod persist;
 mod store;
 
+pub use meta::ObjectMeta;
 pub(super) use persist::{save_port, saved_port};
 pub(super) use store::OssStore;
 pub use store::StoredObject;
@@ -122,6 +124,8 @@ enum Body {
 struct Answer {
     status: u16,
     headers: Vec<(&'static str, String)>,
+    /// Headers named at run time (an object's metadata).
+    object_headers: Vec<(String, String)>,
     body: Body,
     code: Option<String>,
 }
@@ -131,6 +135,7 @@ impl Answer {
         Answer {
             status: 200,
             headers,
+            object_headers: Vec::new(),
             body,
             code: None,
         }
@@ -253,6 +258,7 @@ fn send(writer: &mut TcpStream, answer: Answer, keep_alive: bool) -> io::Result<
     let mut resp = HttpResponse {
         status: answer.status,
         headers: answer.headers,
+        object_headers: answer.object_headers,
         body: Vec::new(),
     };
     match answer.body {
@@ -540,6 +546,7 @@ fn error_answer(f: &Failure, request_id: &str, host: &str) -> Answer {
     Answer {
         status: f.status,
         headers,
+        object_headers: Vec::new(),
         body: Body::Bytes(body.into_bytes()),
         code: Some(f.code.to_owned()),
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use super::super::lock;
+use super::meta::{already_exists, forbids_overwrite, ObjectMeta};
 use super::persist::Op;
 use super::store::{StoredObject, StoredPart, Upload};
 use super::{
@@ -26,11 +27,17 @@ const MAX_LIST_PARTS: u32 = 1000;
 impl Session<'_> {
     pub(super) fn initiate(&mut self, bucket: &str, key: &str) -> Result<Answer, Failure> {
         self.receive(None)?;
+        let meta = ObjectMeta::from_request(self.req)?;
+        // OSS checks when the upload starts, and again when it completes.
+        if forbids_overwrite(self.req) && self.exists(bucket, key) {
+            return Err(already_exists());
+        }
         let id = sign::new_nonce().to_ascii_uppercase();
         let upload = Upload {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             content_type: self.req.header("content-type").unwrap_or("").to_owned(),
+            meta,
             parts: BTreeMap::new(),
         };
         {
@@ -166,7 +173,7 @@ impl Session<'_> {
             }
         };
         // One page, and whether any part follows it, read in one go.
-        let (page, truncated) = {
+        let (page, truncated, class) = {
             let state = lock(&self.shared.oss.state);
             let upload = state
                 .uploads
@@ -178,7 +185,11 @@ impl Session<'_> {
                 .range(marker.saturating_add(1)..)
                 .map(|(n, p)| (*n, p.modified, p.etag.clone(), p.crc64, p.size));
             let page: Vec<_> = after.by_ref().take(max_parts as usize).collect();
-            (page, after.next().is_some())
+            let class = match upload.meta.storage_class.as_str() {
+                "" => "Standard".to_owned(),
+                c => c.to_owned(),
+            };
+            (page, after.next().is_some(), class)
         };
         let next_marker = page.last().map_or(marker, |p| p.0);
         let shown_key = if url_encoded {
@@ -193,7 +204,7 @@ impl Session<'_> {
             body.push_str("<EncodingType>url</EncodingType>");
         }
         body.push_str(&format!(
-            "<Key>{}</Key><UploadId>{}</UploadId><StorageClass>Standard</StorageClass>\
+            "<Key>{}</Key><UploadId>{}</UploadId><StorageClass>{class}</StorageClass>\
              <PartNumberMarker>{marker}</PartNumberMarker>\
              <NextPartNumberMarker>{next_marker}</NextPartNumberMarker>\
              <MaxParts>{max_parts}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
@@ -231,6 +242,10 @@ impl Session<'_> {
         }
         self.check_upload(bucket, key, id)?;
         self.faulted()?;
+        let forbid = forbids_overwrite(self.req);
+        if forbid && self.exists(bucket, key) {
+            return Err(already_exists());
+        }
         let text = String::from_utf8_lossy(&body);
         let mut listed = Vec::new();
         for part in xml::elements(&text, "Part") {
@@ -253,7 +268,7 @@ impl Session<'_> {
         }
         // Check the list against what was uploaded and take the parts'
         // files as the object's (no copy), in one go.
-        let (files, content_type, unlisted) = {
+        let (files, content_type, meta, unlisted) = {
             let mut state = lock(&self.shared.oss.state);
             let upload = state.uploads.get(id).ok_or_else(no_such_upload)?;
             for (i, (n, t)) in listed.iter().enumerate() {
@@ -284,7 +299,7 @@ impl Session<'_> {
                 .iter()
                 .filter_map(|(n, _)| upload.parts.remove(n))
                 .collect();
-            (files, upload.content_type, upload.parts)
+            (files, upload.content_type, upload.meta, upload.parts)
         };
         for part in unlisted.values() {
             let _ = fs::remove_file(&part.path);
@@ -304,8 +319,10 @@ impl Session<'_> {
                 etag: tag.clone(),
                 content_type,
                 files: files.into_iter().map(|p| p.path).collect(),
+                meta,
             },
-        );
+            forbid,
+        )?;
         let location = format!("http://{}.{}/{}", bucket, self.shared.oss_endpoint, key);
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult>\
@@ -339,6 +356,7 @@ impl Session<'_> {
         Ok(Answer {
             status: 204,
             headers: Vec::new(),
+            object_headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             code: None,
         })

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::meta::ObjectMeta;
 use super::store::{OssState, StoredObject, StoredPart, Upload};
 
 const LOG: &str = "store.log";
@@ -38,6 +39,9 @@ pub(super) enum Op {
         etag: String,
         content_type: String,
         files: Vec<String>,
+        /// Absent in logs written before metadata was kept.
+        #[serde(default)]
+        meta: ObjectMeta,
     },
     /// A multipart upload was started.
     Initiate {
@@ -45,6 +49,8 @@ pub(super) enum Op {
         bucket: String,
         key: String,
         content_type: String,
+        #[serde(default)]
+        meta: ObjectMeta,
     },
     /// A part was stored (replacing any of that number).
     Part {
@@ -76,6 +82,7 @@ impl Op {
             etag: o.etag.clone(),
             content_type: o.content_type.clone(),
             files: o.files.iter().map(|f| name_of(f)).collect(),
+            meta: o.meta.clone(),
         }
     }
 
@@ -85,6 +92,7 @@ impl Op {
             bucket: u.bucket.clone(),
             key: u.key.clone(),
             content_type: u.content_type.clone(),
+            meta: u.meta.clone(),
         }
     }
 
@@ -111,6 +119,7 @@ impl Op {
                 etag,
                 content_type,
                 files,
+                meta,
             } => {
                 let files = files.iter().map(|f| dir.join(f)).collect();
                 let object = StoredObject {
@@ -119,6 +128,7 @@ impl Op {
                     etag,
                     content_type,
                     files,
+                    meta,
                 };
                 state.objects.insert((bucket, key), object);
             }
@@ -127,11 +137,13 @@ impl Op {
                 bucket,
                 key,
                 content_type,
+                meta,
             } => {
                 let upload = Upload {
                     bucket,
                     key,
                     content_type,
+                    meta,
                     parts: BTreeMap::new(),
                 };
                 state.uploads.insert(id, upload);

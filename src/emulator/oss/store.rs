@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use super::super::prepare_upload::physical_bucket;
 use super::super::{lock, Emulator};
+use super::meta::ObjectMeta;
 use super::persist::{self, DataDir, Op};
 
 /// A stored object.
@@ -28,6 +29,8 @@ pub struct StoredObject {
     /// The files holding its bytes, in order: one, or one per part after a
     /// multipart upload (valid while the emulator runs).
     pub files: Vec<PathBuf>,
+    /// Its user metadata, tags, storage class and headers.
+    pub meta: ObjectMeta,
 }
 
 pub(super) struct StoredPart {
@@ -43,6 +46,8 @@ pub(super) struct Upload {
     pub(super) bucket: String,
     pub(super) key: String,
     pub(super) content_type: String,
+    /// What the object is created with (sent with the initiate).
+    pub(super) meta: ObjectMeta,
     pub(super) parts: BTreeMap<u32, StoredPart>,
 }
 
