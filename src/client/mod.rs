@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ClockOffset;
-use crate::credentials::{CredentialCache, Credentials, CredentialsProvider};
+use crate::credentials::{
+    CredentialCache, Credentials, CredentialsProvider, DefaultCredentialsChain,
+};
 use crate::error::{Error, Result};
 use crate::http::{CachingResolver, Endpoint, ProxySetting, RetryPolicy, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
@@ -49,6 +51,10 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     provider: Option<Arc<dyn CredentialsProvider>>,
     profile: Option<String>,
+    /// STS for the roles the client assumes (the default chain's, and
+    /// any set on the builder).
+    sts_endpoint: Option<String>,
+    ecs_metadata_endpoint: Option<String>,
     connect_timeout: Duration,
     read_timeout: Duration,
     call_timeout: Duration,
@@ -67,6 +73,8 @@ impl fmt::Debug for ClientBuilder {
             .field("credentials", &self.credentials)
             .field("provider", &self.provider)
             .field("profile", &self.profile)
+            .field("sts_endpoint", &self.sts_endpoint)
+            .field("ecs_metadata_endpoint", &self.ecs_metadata_endpoint)
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("call_timeout", &self.call_timeout)
@@ -85,6 +93,8 @@ impl Default for ClientBuilder {
             credentials: None,
             provider: None,
             profile: None,
+            sts_endpoint: None,
+            ecs_metadata_endpoint: None,
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(30),
@@ -107,7 +117,7 @@ impl ClientBuilder {
 
     /// The credentials to sign with. Without this (or a
     /// [`credentials_provider`](ClientBuilder::credentials_provider)),
-    /// `build()` runs the default chain ([`Credentials::from_default_chain`]).
+    /// `build()` runs the default chain ([`DefaultCredentialsChain`]).
     /// Credentials with an expiry cannot be refreshed: give a provider for
     /// those. Replaces an earlier provider.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
@@ -129,6 +139,21 @@ impl ClientBuilder {
     /// from the credentials file and `config.json`.
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = Some(profile.into());
+        self
+    }
+
+    /// The STS URL for the roles the default chain assumes (see
+    /// [`DefaultCredentialsChainBuilder::sts_endpoint`]): private clouds,
+    /// gateways, tests (`http://` allowed).
+    pub fn sts_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.sts_endpoint = Some(url.into());
+        self
+    }
+
+    /// The ECS metadata server the default chain asks (see
+    /// [`DefaultCredentialsChainBuilder::ecs_metadata_endpoint`]).
+    pub fn ecs_metadata_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.ecs_metadata_endpoint = Some(url.into());
         self
     }
 
@@ -218,10 +243,28 @@ impl ClientBuilder {
         self
     }
 
+    /// The default chain with this builder's profile and endpoints: the
+    /// environment and files are read now.
+    fn default_chain(&self) -> Result<DefaultCredentialsChain> {
+        let mut chain = DefaultCredentialsChain::builder();
+        if let Some(p) = &self.profile {
+            chain = chain.profile(p.clone());
+        }
+        if let Some(url) = &self.sts_endpoint {
+            chain = chain.sts_endpoint(url.clone());
+        }
+        if let Some(url) = &self.ecs_metadata_endpoint {
+            chain = chain.ecs_metadata_endpoint(url.clone());
+        }
+        chain.build()
+    }
+
     /// Checks the configuration and builds the client.
     ///
     /// Fails on an invalid endpoint URL, proxy URL or CA file, and when no
-    /// credentials were given and the default chain finds none.
+    /// credentials were given and the default chain finds none offline
+    /// with neither of its network steps (the ECS RAM role, the
+    /// credentials URI) on; those are asked at the first request.
     pub fn build(self) -> Result<Client> {
         let endpoint = Endpoint::parse(&self.endpoint)?;
         let credentials = match (&self.credentials, &self.provider) {
@@ -232,12 +275,14 @@ impl ClientBuilder {
             (Some(c), _) => CredentialCache::from_provider(Arc::new(c.clone())),
             (None, Some(p)) => CredentialCache::from_provider(p.clone()),
             (None, None) => {
-                let found = match &self.profile {
-                    Some(p) => Credentials::from_profile(p)?,
-                    None => Credentials::from_default_chain()?,
-                };
-                found.validate()?;
-                CredentialCache::fixed(found)
+                let chain = self.default_chain()?;
+                match chain.fixed_credentials() {
+                    Some(found) => {
+                        found.validate()?;
+                        CredentialCache::fixed(found.clone())
+                    }
+                    None => CredentialCache::from_provider(Arc::new(chain)),
+                }
             }
         };
         for (name, d) in [
