@@ -496,3 +496,266 @@ impl CliReader<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::fake_env::FakeEnv;
+
+    fn ini(text: &str, profile: &str, env: &FakeEnv) -> Result<Option<Found>> {
+        let options = ProviderOptions::default();
+        from_ini(text, profile, Path::new("/h/creds.ini"), &options, env)
+    }
+
+    fn cli(text: &str, profile: Option<&str>, env: &FakeEnv) -> Result<Option<Found>> {
+        let options = ProviderOptions::default();
+        from_cli_config(text, profile, Path::new("/h/config.json"), &options, env)
+    }
+
+    fn fixed(found: Found) -> Credentials {
+        match found {
+            Found::Fixed(c) => c,
+            Found::Provider(p) => panic!("a provider, not fixed credentials: {p:?}"),
+        }
+    }
+
+    fn provider(found: Found) -> String {
+        match found {
+            Found::Provider(p) => {
+                let shown = format!("{p:?}");
+                assert!(!shown.contains("SECRET"), "{shown}");
+                p.describe()
+            }
+            Found::Fixed(c) => panic!("fixed credentials, not a provider: {}", c.source()),
+        }
+    }
+
+    const INI: &str = "# comment\n\
+        [ak]\ntype = access_key\naccess_key_id = AKID\naccess_key_secret = SECRET-1\n\
+        [untyped]\naccess_key_id = \"QUOTED\"\naccess_key_secret = SECRET-2\n\
+        [sts]\ntype = sts\naccess_key_id = STSID\naccess_key_secret = SECRET-3\nsecurity_token = SECRET-TOKEN\n\
+        [off]\nenable = false\ntype = access_key\naccess_key_id = x\naccess_key_secret = y\n\
+        [ecs]\ntype = ecs_ram_role\nrole_name = uploader\n\
+        [ecs_any]\ntype = ecs_ram_role\n\
+        [role]\ntype = ram_role_arn\naccess_key_id = SRC\naccess_key_secret = SECRET-4\nrole_arn = acs:ram::1:role/up\nrole_session_name = cam-1\npolicy = {}\n\
+        [role_nokey]\ntype = ram_role_arn\naccess_key_id = SRC\nrole_arn = acs:ram::1:role/up\n\
+        [oidc]\ntype = oidc_role_arn\nrole_arn = acs:ram::1:role/k8s\noidc_provider_arn = acs:ram::1:oidc-provider/ack\noidc_token_file_path = /var/run/token\n\
+        [oidc_nofile]\ntype = oidc_role_arn\nrole_arn = acs:ram::1:role/k8s\noidc_provider_arn = p\n\
+        [rsa]\ntype = rsa_key_pair\n";
+
+    #[test]
+    fn every_ini_type_gives_its_credentials_or_provider() {
+        let env = FakeEnv::default();
+        let c = fixed(ini(INI, "ak", &env).unwrap().unwrap());
+        assert_eq!(
+            (c.access_key_id(), c.secret(), c.is_sts()),
+            ("AKID", "SECRET-1", false)
+        );
+        assert_eq!(c.source(), "credentials file /h/creds.ini [ak]");
+        let c = fixed(ini(INI, "untyped", &env).unwrap().unwrap());
+        assert_eq!(c.access_key_id(), "QUOTED", "no type means access_key");
+        let c = fixed(ini(INI, "sts", &env).unwrap().unwrap());
+        assert_eq!(c.security_token(), Some("SECRET-TOKEN"));
+
+        assert!(ini(INI, "off", &env).unwrap().is_none(), "enable = false");
+        assert!(ini(INI, "absent", &env).unwrap().is_none());
+
+        let d = provider(ini(INI, "ecs", &env).unwrap().unwrap());
+        assert_eq!(d, "ECS RAM role uploader");
+        let d = provider(ini(INI, "ecs_any", &env).unwrap().unwrap());
+        assert_eq!(d, "ECS RAM role", "the role is discovered");
+        let d = provider(ini(INI, "role", &env).unwrap().unwrap());
+        assert_eq!(
+            d,
+            "AssumeRole acs:ram::1:role/up (source: credentials file /h/creds.ini [role])"
+        );
+        let d = provider(ini(INI, "oidc", &env).unwrap().unwrap());
+        assert_eq!(
+            d,
+            "AssumeRoleWithOIDC acs:ram::1:role/k8s (token file /var/run/token)"
+        );
+    }
+
+    #[test]
+    fn broken_ini_profiles_are_errors_naming_the_key() {
+        let mut env = FakeEnv::default();
+        for (profile, want) in [
+            ("role_nokey", "[role_nokey]: access_key_secret is missing"),
+            (
+                "oidc_nofile",
+                "[oidc_nofile]: oidc_token_file_path is missing",
+            ),
+            (
+                "rsa",
+                "type \"rsa_key_pair\" is not supported (use access_key, sts",
+            ),
+        ] {
+            let e = ini(INI, profile, &env).unwrap_err().to_string();
+            assert!(e.contains(want), "{profile}: {e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+        env.set(ENV_ECS_METADATA_DISABLED, "TRUE");
+        let e = ini(INI, "ecs", &env).unwrap_err().to_string();
+        assert!(
+            e.contains(ENV_ECS_METADATA_DISABLED) && e.contains("[ecs]"),
+            "{e}"
+        );
+    }
+
+    const CLI: &str = r#"{"current":"sts","profiles":[
+        {"name":"ak","mode":"AK","access_key_id":"A1","access_key_secret":"SECRET-1"},
+        {"name":"lower","mode":"ak","access_key_id":"A0","access_key_secret":"SECRET-0"},
+        {"name":"sts","mode":"StsToken","access_key_id":"A2","access_key_secret":"SECRET-2","sts_token":"SECRET-T"},
+        {"name":"role","mode":"RamRoleArn","access_key_id":"A3","access_key_secret":"SECRET-3",
+         "ram_role_arn":"acs:ram::1:role/a","ram_session_name":"s","expired_seconds":900,"sts_region":"cn-shanghai"},
+        {"name":"ecs","mode":"EcsRamRole","ram_role_name":"edge"},
+        {"name":"oidc","mode":"OIDC","ram_role_arn":"acs:ram::1:role/o","oidc_provider_arn":"p","oidc_token_file":"/t"},
+        {"name":"chained","mode":"ChainableRamRoleArn","source_profile":"role","ram_role_arn":"acs:ram::2:role/b"},
+        {"name":"chained2","mode":"ChainableRamRoleArn","source_profile":"chained","ram_role_arn":"acs:ram::3:role/c"},
+        {"name":"loop1","mode":"ChainableRamRoleArn","source_profile":"loop2","ram_role_arn":"x"},
+        {"name":"loop2","mode":"ChainableRamRoleArn","source_profile":"loop3","ram_role_arn":"x"},
+        {"name":"loop3","mode":"ChainableRamRoleArn","source_profile":"loop1","ram_role_arn":"x"},
+        {"name":"self","mode":"ChainableRamRoleArn","source_profile":"self","ram_role_arn":"x"},
+        {"name":"orphan","mode":"ChainableRamRoleArn","source_profile":"gone","ram_role_arn":"x"},
+        {"name":"ext","mode":"External","process_command":"/usr/bin/fetch-creds --token SECRET-ARG"},
+        {"name":"ext_empty","mode":"External"},
+        {"name":"sso","mode":"CloudSSO"},
+        {"name":"role_noarn","mode":"RamRoleArn","access_key_id":"A","access_key_secret":"SECRET-5"}]}"#;
+
+    #[test]
+    fn every_cli_mode_gives_its_credentials_or_provider() {
+        let env = FakeEnv::default();
+        let c = fixed(cli(CLI, None, &env).unwrap().unwrap());
+        assert_eq!(
+            (c.access_key_id(), c.security_token()),
+            ("A2", Some("SECRET-T")),
+            "current"
+        );
+        assert_eq!(c.source(), "/h/config.json profile \"sts\"");
+        let c = fixed(cli(CLI, Some("ak"), &env).unwrap().unwrap());
+        assert_eq!((c.access_key_id(), c.is_sts()), ("A1", false));
+        let c = fixed(cli(CLI, Some("lower"), &env).unwrap().unwrap());
+        assert_eq!(
+            c.access_key_id(),
+            "A0",
+            "modes match in any case, as the CLI's"
+        );
+        assert!(cli(CLI, Some("absent"), &env).unwrap().is_none());
+
+        let d = provider(cli(CLI, Some("role"), &env).unwrap().unwrap());
+        assert_eq!(
+            d,
+            "AssumeRole acs:ram::1:role/a (source: /h/config.json profile \"role\")"
+        );
+        let d = provider(cli(CLI, Some("ecs"), &env).unwrap().unwrap());
+        assert_eq!(d, "ECS RAM role edge");
+        let d = provider(cli(CLI, Some("oidc"), &env).unwrap().unwrap());
+        assert_eq!(d, "AssumeRoleWithOIDC acs:ram::1:role/o (token file /t)");
+        let d = provider(cli(CLI, Some("chained2"), &env).unwrap().unwrap());
+        assert_eq!(
+            d,
+            "AssumeRole acs:ram::3:role/c (source: AssumeRole acs:ram::2:role/b (source: \
+             AssumeRole acs:ram::1:role/a (source: /h/config.json profile \"role\")))"
+        );
+        let d = provider(cli(CLI, Some("ext"), &env).unwrap().unwrap());
+        assert_eq!(d, "external process /usr/bin/fetch-creds");
+    }
+
+    #[test]
+    fn broken_cli_profiles_and_cycles_are_errors() {
+        let env = FakeEnv::default();
+        for (profile, want) in [
+            ("loop1", "form a cycle: loop1 -> loop2 -> loop3 -> loop1"),
+            ("loop2", "form a cycle: loop2 -> loop3 -> loop1 -> loop2"),
+            ("self", "form a cycle: self -> self"),
+            (
+                "orphan",
+                "profile \"gone\" (the source_profile of profile \"orphan\") is not in the file",
+            ),
+            (
+                "ext_empty",
+                "profile \"ext_empty\": process_command is missing",
+            ),
+            (
+                "sso",
+                "mode \"CloudSSO\" is not supported (use AK, StsToken",
+            ),
+            (
+                "role_noarn",
+                "profile \"role_noarn\": ram_role_arn is missing",
+            ),
+        ] {
+            let e = cli(CLI, Some(profile), &env).unwrap_err().to_string();
+            assert!(e.contains(want), "{profile}: {e}");
+            assert!(!e.contains("SECRET"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_cli_config_is_reported_without_its_values() {
+        // A secret where a string was expected: serde_json's own message
+        // would quote it.
+        let env = FakeEnv::default();
+        for text in [
+            r#"{"current":"default","profiles":[{"name":"default","access_key_secret":["SECRET-DO-NOT-LEAK"]}]}"#,
+            r#"{"current":"default","profiles":[{"name":"default","access_key_secret":7}], "SECRET-DO-NOT-LEAK"}"#,
+            r#"{"profiles":"SECRET-DO-NOT-LEAK"}"#,
+            r#"{"profiles":[{"name":"x","expired_seconds":"SECRET-DO-NOT-LEAK"}]}"#,
+        ] {
+            let e = cli(text, None, &env).unwrap_err();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("SECRET-DO-NOT-LEAK"), "{shown}");
+            assert!(
+                shown.contains("/h/config.json") && shown.contains("line 1, column"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_profiles_sts_endpoint_comes_after_the_builders_and_ours() {
+        let mut env = FakeEnv::default();
+        let none = ProviderOptions::default();
+        let ours = ProviderOptions {
+            sts_endpoint: Some("http://127.0.0.1:9/sts".into()),
+            ..Default::default()
+        };
+        let at = |o: &ProviderOptions, env: &FakeEnv, e: Option<&str>, r: Option<&str>, vpc| {
+            sts_for_profile(o, env, e, r, vpc).unwrap()
+        };
+        assert_eq!(
+            at(&none, &env, None, None, false),
+            None,
+            "the provider's default"
+        );
+        assert_eq!(
+            at(&none, &env, None, Some("cn-shanghai"), false).as_deref(),
+            Some("https://sts.cn-shanghai.aliyuncs.com")
+        );
+        assert_eq!(
+            at(&none, &env, None, Some("cn-shanghai"), true).as_deref(),
+            Some("https://sts-vpc.cn-shanghai.aliyuncs.com")
+        );
+        assert_eq!(
+            at(
+                &none,
+                &env,
+                Some("sts.example.com"),
+                Some("cn-shanghai"),
+                false
+            )
+            .as_deref(),
+            Some("https://sts.example.com")
+        );
+        assert_eq!(
+            at(&ours, &env, Some("sts.example.com"), None, false).as_deref(),
+            Some("http://127.0.0.1:9/sts")
+        );
+        env.set(ENV_STS_ENDPOINT, "http://gateway:8080");
+        assert_eq!(
+            at(&none, &env, None, Some("cn-shanghai"), false).as_deref(),
+            Some("http://gateway:8080")
+        );
+        assert!(sts_for_profile(&none, &FakeEnv::default(), None, Some("x/y"), false).is_err());
+    }
+}
