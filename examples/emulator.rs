@@ -5,7 +5,14 @@
 //! cargo run --example emulator --features emulator -- [--port N] [--bind IP] [--bucket NAME]...
 //!     [--clock-skew SECS] [--oss-region REGION] [--oss-refuse-v1] [--request-log N]
 //!     [--data-dir DIR] [--fault NAME[=ARG][:COUNT]]...
+//!     [--credential-lifetime SECS] [--oidc-token TOKEN] [--ecs-role NAME] [--ecs-require-imdsv2]
 //! ```
+//!
+//! On the same port it serves STS (`AssumeRole`, `AssumeRoleWithOIDC`),
+//! the ECS metadata paths (`/latest/...`) and a credentials URI
+//! (`/credentials-uri`), each handing out fresh STS credentials that live
+//! `--credential-lifetime` seconds (default 3600), then are refused by ENS
+//! and OSS as expired.
 //!
 //! `--data-dir` keeps the uploaded objects and unfinished multipart uploads
 //! in DIR across runs (and the port, when it is free), so an upload
@@ -25,9 +32,12 @@
 //! Faults (played for the first COUNT requests, default 1): `internal-error`,
 //! `unavailable`, `throttling[=MS]`, `reset`, `slow[=MS]`, `non-json`,
 //! `truncated`, `bad-gateway`, `huge[=BYTES]`; for uploads `oss-internal-error`,
-//! `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow=MS`.
+//! `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow=MS`; for the credentials
+//! services one of the first list after `credentials:` (any of them),
+//! `sts:`, `ecs:` or `uri:`, e.g. `--fault sts:internal-error:3`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use ens_upload::emulator::{self, Emulator, Fault};
 
@@ -78,17 +88,27 @@ fn main() {
             }
             "--fault" => {
                 let spec = value("--fault");
+                // `sts:internal-error` has a `:` but no COUNT.
                 let (name, count) = match spec.rsplit_once(':') {
-                    Some((n, c)) => (
+                    Some((n, c)) if !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()) => (
                         n.to_owned(),
                         c.parse()
                             .unwrap_or_else(|_| usage("--fault COUNT must be a number")),
                     ),
-                    None => (spec.clone(), 1),
+                    _ => (spec.clone(), 1),
                 };
                 let fault = name.parse::<Fault>().unwrap_or_else(|e| usage(&e));
                 faults.push((fault, count));
             }
+            "--credential-lifetime" => {
+                let secs = value("--credential-lifetime")
+                    .parse()
+                    .unwrap_or_else(|_| usage("--credential-lifetime takes seconds"));
+                builder = builder.issued_credential_lifetime(Duration::from_secs(secs));
+            }
+            "--oidc-token" => builder = builder.oidc_token(value("--oidc-token")),
+            "--ecs-role" => builder = builder.ecs_role_name(value("--ecs-role")),
+            "--ecs-require-imdsv2" => builder = builder.ecs_require_imdsv2(true),
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other:?}")),
         }
@@ -144,6 +164,18 @@ fn main() {
         ),
     }
     println!("OSS signing: V4 (OSS4-HMAC-SHA256) and V1; see --oss-region, --oss-refuse-v1");
+    println!(
+        "STS API:     {} (AssumeRole, AssumeRoleWithOIDC; ALIBABA_CLOUD_STS_ENDPOINT)",
+        emu.sts_endpoint()
+    );
+    println!(
+        "ECS role:    {} (IMDSv2 and v1; ALIBABA_CLOUD_ECS_METADATA_ENDPOINT)",
+        emu.ecs_metadata_endpoint()
+    );
+    println!(
+        "Creds URI:   {} (ALIBABA_CLOUD_CREDENTIALS_URI)",
+        emu.credentials_uri()
+    );
     println!("Press Ctrl-C to stop.");
     loop {
         std::thread::park();
@@ -204,8 +236,9 @@ fn usage(problem: &str) -> ! {
     if !problem.is_empty() {
         eprintln!("emulator: {problem}");
     }
-    eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--oss-region REGION] [--oss-refuse-v1] [--request-log N] [--data-dir DIR] [--fault NAME[=ARG][:COUNT]]...");
+    eprintln!("usage: emulator [--port N] [--bind IP] [--bucket NAME]... [--clock-skew SECS] [--oss-region REGION] [--oss-refuse-v1] [--request-log N] [--data-dir DIR] [--fault NAME[=ARG][:COUNT]]... [--credential-lifetime SECS] [--oidc-token TOKEN] [--ecs-role NAME] [--ecs-require-imdsv2]");
     eprintln!("faults: internal-error unavailable throttling[=MS] reset slow[=MS] non-json truncated bad-gateway huge[=BYTES]");
     eprintln!("upload faults: oss-internal-error oss-error-in-200 oss-reset=BYTES oss-bad-crc oss-slow=MS");
+    eprintln!("credentials faults: credentials:FAULT sts:FAULT ecs:FAULT uri:FAULT (FAULT from the first list)");
     std::process::exit(if problem.is_empty() { 0 } else { 2 });
 }

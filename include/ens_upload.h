@@ -266,6 +266,12 @@ typedef struct ens_client ens_client;
 typedef struct ens_client_builder ens_client_builder;
 
 /**
+ * What a credentials callback fills, with `ens_credentials_out_set`. Owned
+ * by the library; valid only during the callback.
+ */
+typedef struct ens_credentials_out ens_credentials_out;
+
+/**
  * An error: its kind, what the server said, and a full message. Created by
  * the library, owned by the caller, freed with `ens_error_free`. Immutable:
  * may be read from any thread.
@@ -309,6 +315,15 @@ typedef struct ens_param {
      */
     const char *value;
 } ens_param;
+
+/**
+ * A credentials callback: fills `out` with `ens_credentials_out_set` and
+ * returns 0, or returns any other value for a failure (the request that
+ * needed the credentials fails with `ENS_ERR_CREDENTIALS`, its message
+ * carrying the value; while the credentials in hand are still valid the
+ * client keeps using them and asks again after a backoff).
+ */
+typedef int (*ens_credentials_callback)(void *user_data, struct ens_credentials_out *out);
 
 /**
  * The progress callback of `ens_upload_file`: called with the bytes sent so
@@ -678,6 +693,17 @@ void ens_client_free(struct ens_client *client);
 const char *ens_client_endpoint(const struct ens_client *client);
 
 /**
+ * Where the client's credentials come from, e.g. `"environment"` or
+ * `"AssumeRole acs:ram::123:role/uploader (source: environment)"`; never
+ * a secret. Owned by the client (valid until `ens_client_free`); `""` for
+ * NULL. Thread-safe.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
+const char *ens_client_credentials_source(const struct ens_client *client);
+
+/**
  * How many seconds the server's clock is ahead of this machine's (negative
  * when behind), as the client learned it from the server's `Date` headers:
  * every call signs its timestamp with this correction, so a device whose
@@ -779,6 +805,112 @@ enum ens_status ens_call(const struct ens_client *client,
  * `s` is NULL or a string from this library not yet freed.
  */
 void ens_string_free(char *s);
+
+/**
+ * Sets the credentials given to a credentials callback. Call it once per
+ * callback run, from inside the callback; a later call replaces the
+ * earlier one.
+ *
+ * - `access_key_id`, `access_key_secret`: required UTF-8, copied.
+ * - `security_token`: the STS token, or NULL for an AccessKey pair.
+ * - `expiration`: when they expire, in Unix seconds by the servers' clock
+ *   (STS's `Expiration`), or 0 for credentials that do not expire (then
+ *   the callback is not called again). The client refreshes before it
+ *   and never signs with them after it.
+ *
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` (NULL or non-UTF-8
+ * argument, negative expiration); the callback's run then fails with that
+ * message.
+ *
+ * # Safety
+ * `out` is the pointer the callback was given, during the callback; the
+ * strings are NULL or NUL-terminated.
+ */
+enum ens_status ens_credentials_out_set(struct ens_credentials_out *out,
+                                        const char *access_key_id,
+                                        const char *access_key_secret,
+                                        const char *security_token,
+                                        int64_t expiration);
+
+/**
+ * Gets the credentials from `callback`, again before they expire.
+ * Replaces any earlier credentials setting.
+ *
+ * When it is called: on the client's first request, and again when the
+ * credentials it gave are due for a refresh (less than max(3 min, 10% of
+ * their lifetime), at most half of it, left) or the server refused them
+ * as expired. Never two calls at once for one client, whatever the
+ * number of threads. On which thread: the one whose request needs the
+ * credentials, i.e. the thread calling `ens_prepare_upload`,
+ * `ens_call` or an `ens_upload_*` function, or one of a multipart
+ * upload's worker threads. While it runs, other requests of the client
+ * keep signing with the credentials in hand if they are still valid, or
+ * wait for it.
+ *
+ * What it may not do: use the same client (or build one from this
+ * builder) inside the callback, which would wait on itself; block for
+ * long (requests wait); unwind or longjmp out of it. `user_data` must
+ * stay valid, and usable from any thread, until the client is freed.
+ *
+ * Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for a NULL builder or
+ * callback (remembered as described at `ens_client_builder_set_endpoint`).
+ *
+ * # Safety
+ * `builder` is NULL or a live builder; `callback` follows the rules above.
+ */
+enum ens_status ens_client_builder_set_credentials_callback(struct ens_client_builder *builder,
+                                                            ens_credentials_callback callback,
+                                                            void *user_data);
+
+/**
+ * Signs with a RAM role's credentials: STS `AssumeRole` of `role_arn`
+ * (`acs:ram::<account>:role/<name>`), signed with the credentials
+ * otherwise set on the builder (an access key, the callback, or the
+ * default chain), refreshed before they expire. `role_session_name` may be
+ * NULL (default `ens-upload-<unix time>`; else 2 to 64 of
+ * `[A-Za-z0-9.@_-]`, checked by build). The STS endpoint is
+ * `ens_client_builder_set_sts_endpoint`'s, else from the environment
+ * (`ALIBABA_CLOUD_STS_ENDPOINT`, `ALIBABA_CLOUD_STS_REGION`), else
+ * `https://sts.aliyuncs.com`. Strings are copied.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder; the strings are NULL or NUL-terminated.
+ */
+enum ens_status ens_client_builder_set_role_arn(struct ens_client_builder *builder,
+                                                const char *role_arn,
+                                                const char *role_session_name);
+
+/**
+ * Gets the credentials from `uri` (`GET`, JSON with `AccessKeyId`,
+ * `AccessKeySecret`, `SecurityToken`, `Expiration`), again before they
+ * expire. Replaces any earlier credentials setting. `uri` is copied.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder; `uri` is NULL or NUL-terminated.
+ */
+enum ens_status ens_client_builder_set_credentials_uri(struct ens_client_builder *builder,
+                                                       const char *uri);
+
+/**
+ * The STS URL for `ens_client_builder_set_role_arn` and the default
+ * chain's roles (ours, for tests, private clouds and gateways; `http://`
+ * allowed). `url` is copied.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder; `url` is NULL or NUL-terminated.
+ */
+enum ens_status ens_client_builder_set_sts_endpoint(struct ens_client_builder *builder,
+                                                    const char *url);
+
+/**
+ * The ECS metadata server the default chain asks (ours, for tests and
+ * gateways; default `http://100.100.100.200`). `url` is copied.
+ *
+ * # Safety
+ * `builder` is NULL or a live builder; `url` is NULL or NUL-terminated.
+ */
+enum ens_status ens_client_builder_set_ecs_metadata_endpoint(struct ens_client_builder *builder,
+                                                             const char *url);
 
 /**
  * The physical bucket to upload to (give this one to OSS, not the one

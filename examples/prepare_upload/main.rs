@@ -435,9 +435,12 @@ fn start_emulator(args: &Args) -> Result<(RunningEmulator, Credentials), Error> 
         .map_err(|e| Error::config(format!("cannot start the emulator: {e}")))?;
     for spec in &args.emulator_faults {
         // NAME[=ARG][:COUNT], as the emulator example's --fault.
+        // `sts:internal-error` has a `:` but no COUNT.
         let (name, count) = match spec.rsplit_once(':') {
-            Some((n, c)) => (n, c.parse().ok()),
-            None => (spec.as_str(), Some(1)),
+            Some((n, c)) if c.bytes().next().is_some_and(|b| b.is_ascii_digit()) => {
+                (n, c.parse().ok())
+            }
+            _ => (spec.as_str(), Some(1)),
         };
         let fault = name
             .parse::<Fault>()

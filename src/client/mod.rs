@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::clock::ClockOffset;
 use crate::credentials::{
-    CredentialCache, Credentials, CredentialsProvider, DefaultCredentialsChain,
+    CredentialCache, Credentials, CredentialsProvider, DefaultCredentialsChain, RamRoleArnProvider,
 };
 use crate::error::{Error, Result};
 use crate::http::{CachingResolver, Endpoint, ProxySetting, RetryPolicy, Session};
@@ -51,8 +51,9 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     provider: Option<Arc<dyn CredentialsProvider>>,
     profile: Option<String>,
-    /// STS for the roles the client assumes (the default chain's, and
-    /// any set on the builder).
+    /// AssumeRole this role with the credentials above (or the chain's).
+    role_arn: Option<String>,
+    role_session_name: Option<String>,
     sts_endpoint: Option<String>,
     ecs_metadata_endpoint: Option<String>,
     connect_timeout: Duration,
@@ -73,6 +74,7 @@ impl fmt::Debug for ClientBuilder {
             .field("credentials", &self.credentials)
             .field("provider", &self.provider)
             .field("profile", &self.profile)
+            .field("role_arn", &self.role_arn)
             .field("sts_endpoint", &self.sts_endpoint)
             .field("ecs_metadata_endpoint", &self.ecs_metadata_endpoint)
             .field("connect_timeout", &self.connect_timeout)
@@ -93,6 +95,8 @@ impl Default for ClientBuilder {
             credentials: None,
             provider: None,
             profile: None,
+            role_arn: None,
+            role_session_name: None,
             sts_endpoint: None,
             ecs_metadata_endpoint: None,
             connect_timeout: Duration::from_secs(5),
@@ -135,25 +139,44 @@ impl ClientBuilder {
         self
     }
 
-    /// When no credentials are given: the profile the default chain reads
-    /// from the credentials file and `config.json`.
-    pub fn profile(mut self, profile: impl Into<String>) -> Self {
-        self.profile = Some(profile.into());
+    /// Signs with a RAM role's credentials: STS `AssumeRole` of `role_arn`
+    /// (`acs:ram::<account>:role/<name>`), signed with the credentials
+    /// otherwise in use (given, a provider's or the default chain's), and
+    /// refreshed before they expire. See [`RamRoleArnProvider`](crate::RamRoleArnProvider)
+    /// for more settings.
+    pub fn role_arn(mut self, role_arn: impl Into<String>) -> Self {
+        self.role_arn = Some(role_arn.into());
         self
     }
 
-    /// The STS URL for the roles the default chain assumes (see
-    /// [`DefaultCredentialsChainBuilder::sts_endpoint`]): private clouds,
-    /// gateways, tests (`http://` allowed).
+    /// The `RoleSessionName` for [`role_arn`](ClientBuilder::role_arn)
+    /// (2 to 64 of `[A-Za-z0-9.@_-]`; default `ens-upload-<unix time>`).
+    pub fn role_session_name(mut self, name: impl Into<String>) -> Self {
+        self.role_session_name = Some(name.into());
+        self
+    }
+
+    /// The STS URL for [`role_arn`](ClientBuilder::role_arn) and the default
+    /// chain's roles, instead of `ALIBABA_CLOUD_STS_ENDPOINT`,
+    /// `ALIBABA_CLOUD_STS_REGION` or `https://sts.aliyuncs.com`. Ours, for
+    /// tests, private clouds and gateways (`http://` allowed).
     pub fn sts_endpoint(mut self, url: impl Into<String>) -> Self {
         self.sts_endpoint = Some(url.into());
         self
     }
 
-    /// The ECS metadata server the default chain asks (see
-    /// [`DefaultCredentialsChainBuilder::ecs_metadata_endpoint`]).
+    /// The ECS metadata server the default chain asks, instead of
+    /// `ALIBABA_CLOUD_ECS_METADATA_ENDPOINT` or `http://100.100.100.200`.
+    /// Ours, for tests and gateways.
     pub fn ecs_metadata_endpoint(mut self, url: impl Into<String>) -> Self {
         self.ecs_metadata_endpoint = Some(url.into());
+        self
+    }
+
+    /// When no credentials are given: the profile the default chain reads
+    /// from the credentials file and `config.json`.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
         self
     }
 
@@ -243,22 +266,6 @@ impl ClientBuilder {
         self
     }
 
-    /// The default chain with this builder's profile and endpoints: the
-    /// environment and files are read now.
-    fn default_chain(&self) -> Result<DefaultCredentialsChain> {
-        let mut chain = DefaultCredentialsChain::builder();
-        if let Some(p) = &self.profile {
-            chain = chain.profile(p.clone());
-        }
-        if let Some(url) = &self.sts_endpoint {
-            chain = chain.sts_endpoint(url.clone());
-        }
-        if let Some(url) = &self.ecs_metadata_endpoint {
-            chain = chain.ecs_metadata_endpoint(url.clone());
-        }
-        chain.build()
-    }
-
     /// Checks the configuration and builds the client.
     ///
     /// Fails on an invalid endpoint URL, proxy URL or CA file, and when no
@@ -267,24 +274,7 @@ impl ClientBuilder {
     /// credentials URI) on; those are asked at the first request.
     pub fn build(self) -> Result<Client> {
         let endpoint = Endpoint::parse(&self.endpoint)?;
-        let credentials = match (&self.credentials, &self.provider) {
-            (Some(c), _) if c.expires_at().is_none() => {
-                c.validate()?;
-                CredentialCache::fixed(c.clone())
-            }
-            (Some(c), _) => CredentialCache::from_provider(Arc::new(c.clone())),
-            (None, Some(p)) => CredentialCache::from_provider(p.clone()),
-            (None, None) => {
-                let chain = self.default_chain()?;
-                match chain.fixed_credentials() {
-                    Some(found) => {
-                        found.validate()?;
-                        CredentialCache::fixed(found.clone())
-                    }
-                    None => CredentialCache::from_provider(Arc::new(chain)),
-                }
-            }
-        };
+        let credentials = self.credential_cache()?;
         for (name, d) in [
             ("connect timeout", self.connect_timeout),
             ("read timeout", self.read_timeout),
@@ -342,6 +332,60 @@ impl ClientBuilder {
                 signature: self.signature,
             }),
         })
+    }
+}
+
+impl ClientBuilder {
+    /// The default chain with this builder's profile and endpoints: the
+    /// environment and files are read now, the network asked later.
+    fn default_chain(&self) -> Result<DefaultCredentialsChain> {
+        let mut chain = DefaultCredentialsChain::builder();
+        if let Some(p) = &self.profile {
+            chain = chain.profile(p.clone());
+        }
+        if let Some(url) = &self.sts_endpoint {
+            chain = chain.sts_endpoint(url.clone());
+        }
+        if let Some(url) = &self.ecs_metadata_endpoint {
+            chain = chain.ecs_metadata_endpoint(url.clone());
+        }
+        chain.build()
+    }
+
+    /// The credentials the client will hold: fixed ones (no lock, no
+    /// refresh), or a provider's behind the refreshing cache.
+    fn credential_cache(&self) -> Result<CredentialCache> {
+        let cache = match (&self.credentials, &self.provider) {
+            (Some(c), _) if c.expires_at().is_none() => {
+                c.validate()?;
+                CredentialCache::fixed(c.clone())
+            }
+            (Some(c), _) => CredentialCache::from_provider(Arc::new(c.clone())),
+            (None, Some(p)) => CredentialCache::from_provider(p.clone()),
+            (None, None) => {
+                let chain = self.default_chain()?;
+                match chain.fixed_credentials() {
+                    Some(found) => {
+                        found.validate()?;
+                        CredentialCache::fixed(found.clone())
+                    }
+                    None => CredentialCache::from_provider(Arc::new(chain)),
+                }
+            }
+        };
+        let Some(role_arn) = &self.role_arn else {
+            return Ok(cache);
+        };
+        let mut role = RamRoleArnProvider::new(Arc::new(cache), role_arn.clone());
+        if let Some(name) = &self.role_session_name {
+            crate::credentials::check_session_name(name)?;
+            role = role.role_session_name(name.clone());
+        }
+        if let Some(url) = &self.sts_endpoint {
+            Endpoint::parse(url).map_err(|e| Error::config(format!("sts_endpoint: {e}")))?;
+            role = role.sts_endpoint(url.clone());
+        }
+        Ok(CredentialCache::from_provider(Arc::new(role)))
     }
 }
 

@@ -314,3 +314,21 @@ pub(crate) fn refused_as_expired(e: &Error) -> bool {
 fn backoff_over(state: &RefreshState) -> bool {
     state.retry_after.is_none_or(|t| Instant::now() >= t)
 }
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialCache")
+            .field("provider", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cache is a provider too: the source of a role's credentials.
+impl CredentialsProvider for CredentialCache {
+    fn fetch(&self, ctx: &FetchContext<'_>) -> Result<Credentials> {
+        self.get(ctx.session).map(|c| c.creds.clone())
+    }
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}

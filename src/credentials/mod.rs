@@ -30,6 +30,7 @@ pub use ecs::{
 pub use process::{ExternalProcessProvider, DEFAULT_PROCESS_TIMEOUT};
 pub use profile::ENV_CLI_PROFILE_DISABLED;
 pub use provider::{CredentialsProvider, FetchContext};
+pub(crate) use sts::check_session_name;
 pub use sts::{
     OidcRoleProvider, RamRoleArnProvider, DEFAULT_STS_ENDPOINT, ENV_OIDC_PROVIDER_ARN,
     ENV_OIDC_TOKEN_FILE, ENV_ROLE_ARN, ENV_ROLE_SESSION_NAME, ENV_STS_ENDPOINT, ENV_STS_REGION,

@@ -34,7 +34,9 @@ pub(crate) struct ServiceCall<'a> {
 /// and gives back any answer with a status; transport failures are errors.
 pub(crate) fn send(ctx: &FetchContext<'_>, call: ServiceCall<'_>) -> Result<Answer> {
     let session: &Session = ctx.session;
-    let endpoint = Endpoint::parse(call.url)?;
+    // Only the scheme and authority are judged (and ever shown): the rest
+    // may carry a signature or a token.
+    let endpoint = Endpoint::parse(origin(call.url))?;
     let proxy = if call.use_proxy {
         session.proxy.resolve(&endpoint)?
     } else {
@@ -77,6 +79,15 @@ pub(crate) fn send(ctx: &FetchContext<'_>, call: ServiceCall<'_>) -> Result<Answ
             other => (other, hints),
         }
     })
+}
+
+/// `scheme://host[:port]` of a URL: what comes before its path or query.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find(['/', '?', '#']) {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
 }
 
 /// The credentials in an answer shaped as STS's `Credentials` object, the

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 
+use super::issued::{IssuedRegistry, IssuingConfig};
 use super::record::{NonceLog, RequestLog};
 use super::{
     oss, server, Emulator, KeyState, Shared, DEFAULT_BUCKETS, REQUEST_LOG_LIMIT,
@@ -21,6 +22,9 @@ pub(super) struct Key {
     /// The STS token that must come with it, for STS keys.
     pub(super) token: Option<String>,
     pub(super) state: KeyState,
+    /// When an issued credential stops being accepted (emulator clock,
+    /// Unix seconds); `None` for configured keys, which never expire.
+    pub(super) expires_at: Option<i64>,
 }
 
 /// Configures an [`Emulator`]; see [`Emulator::builder`].
@@ -39,6 +43,8 @@ pub struct EmulatorBuilder {
     pub(super) oss_refuse_v1: bool,
     /// Where the OSS side's objects and uploads are kept across runs.
     data_dir: Option<PathBuf>,
+    /// How the credentials services issue (`issued.rs`).
+    pub(super) issuing: IssuingConfig,
 }
 
 impl Default for EmulatorBuilder {
@@ -54,6 +60,7 @@ impl Default for EmulatorBuilder {
             oss_region: None,
             oss_refuse_v1: false,
             data_dir: None,
+            issuing: IssuingConfig::default(),
         };
         b = b
             .access_key(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
@@ -92,6 +99,7 @@ impl EmulatorBuilder {
             secret: secret.into(),
             token: None,
             state,
+            expires_at: None,
         };
         self.keys.insert(id.into(), key);
         self
@@ -108,6 +116,7 @@ impl EmulatorBuilder {
             secret: secret.into(),
             token: Some(token.into()),
             state: KeyState::Active,
+            expires_at: None,
         };
         self.keys.insert(id.into(), key);
         self
@@ -202,6 +211,8 @@ impl EmulatorBuilder {
             accepted: AtomicU64::new(0),
             faults: Mutex::new(VecDeque::new()),
             oss_faults: Mutex::new(VecDeque::new()),
+            credentials_faults: Mutex::new(VecDeque::new()),
+            issued: IssuedRegistry::default(),
             oss,
         });
         let accept_shared = Arc::clone(&shared);

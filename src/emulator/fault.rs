@@ -45,6 +45,28 @@ pub enum Fault {
     /// answered `200 OK` with an `<Error>` body (`InternalError`), as OSS
     /// and S3 answer a failure that came after the status line was sent.
     OssErrorIn200,
+    /// Credentials services: the next call to any of them (STS, the ECS
+    /// metadata paths, the credentials URI) plays the inner fault
+    /// (`InternalError`, `Slow`, `NonJson`, `ConnectionReset`...; an inner
+    /// `Oss*` or credentials fault is ignored). Their own queue, apart from
+    /// ENS's.
+    CredentialsService(Box<Fault>),
+    /// Like [`Fault::CredentialsService`], for the next STS call only.
+    Sts(Box<Fault>),
+    /// Like [`Fault::CredentialsService`], for the next ECS metadata call
+    /// only (a token PUT or a GET).
+    EcsMetadata(Box<Fault>),
+    /// Like [`Fault::CredentialsService`], for the next credentials URI
+    /// call only.
+    CredentialsUri(Box<Fault>),
+}
+
+/// A credentials service, as far as faults are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CredentialsService {
+    Sts,
+    EcsMetadata,
+    CredentialsUri,
 }
 
 impl Fault {
@@ -62,13 +84,52 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// The fault a credentials-service fault plays on `service`, if it is
+    /// one for it.
+    pub(super) fn for_service(&self, service: CredentialsService) -> Option<&Fault> {
+        match (self, service) {
+            (Fault::CredentialsService(inner), _)
+            | (Fault::Sts(inner), CredentialsService::Sts)
+            | (Fault::EcsMetadata(inner), CredentialsService::EcsMetadata)
+            | (Fault::CredentialsUri(inner), CredentialsService::CredentialsUri) => Some(inner),
+            _ => None,
+        }
+    }
+
+    /// Whether the fault waits in the credentials services' queue.
+    pub(super) fn is_credentials(&self) -> bool {
+        matches!(
+            self,
+            Fault::CredentialsService(_)
+                | Fault::Sts(_)
+                | Fault::EcsMetadata(_)
+                | Fault::CredentialsUri(_)
+        )
+    }
+}
+
 impl std::str::FromStr for Fault {
     type Err = String;
 
     /// `internal-error`, `unavailable`, `throttling[=MS]`, `reset`,
     /// `slow[=MS]`, `non-json`, `truncated`, `bad-gateway`, `huge[=BYTES]`,
-    /// `oss-internal-error`, `oss-error-in-200`, `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow[=MS]`.
+    /// `oss-internal-error`, `oss-error-in-200`, `oss-reset=BYTES`, `oss-bad-crc`, `oss-slow[=MS]`;
+    /// for the credentials services one of those after `credentials:`
+    /// (any), `sts:`, `ecs:` or `uri:`, e.g. `sts:internal-error`.
     fn from_str(s: &str) -> Result<Fault, String> {
+        type Wrap = fn(Box<Fault>) -> Fault;
+        let scoped: [(&str, Wrap); 4] = [
+            ("credentials:", Fault::CredentialsService),
+            ("sts:", Fault::Sts),
+            ("ecs:", Fault::EcsMetadata),
+            ("uri:", Fault::CredentialsUri),
+        ];
+        for (prefix, wrap) in scoped {
+            if let Some(inner) = s.strip_prefix(prefix) {
+                return Ok(wrap(Box::new(inner.parse()?)));
+            }
+        }
         let (name, arg) = match s.split_once('=') {
             Some((n, a)) => (n, Some(a)),
             None => (s, None),

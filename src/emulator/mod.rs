@@ -24,7 +24,10 @@
 //! wire (`http.rs`) and connection loop (`server.rs`), injected [`Fault`]s
 //! (`fault.rs`), the request log and nonce memory (`record.rs`), the RPC
 //! API (`rpc.rs`, signature V3 in `acs3.rs`, the action in
-//! `prepare_upload.rs`) and the OSS side (`oss/`).
+//! `prepare_upload.rs`) and the OSS side (`oss/`). The credentials
+//! services share the port: STS (`sts.rs`), the ECS metadata paths and the
+//! credentials URI (`metadata.rs`), handing out the credentials kept in
+//! `issued.rs`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -40,14 +43,18 @@ mod acs3;
 mod builder;
 mod fault;
 mod http;
+mod issued;
+mod metadata;
 mod oss;
 mod prepare_upload;
 mod record;
 mod rpc;
 mod server;
+mod sts;
 
 pub use builder::EmulatorBuilder;
 pub use fault::Fault;
+pub use issued::{IssuedBy, DEFAULT_ECS_ROLE_NAME, DEFAULT_ISSUED_LIFETIME};
 pub use oss::StoredObject;
 pub use record::RecordedRequest;
 
@@ -149,10 +156,13 @@ impl Emulator {
 
     /// Plays `fault` for each of the next `times` requests, after any
     /// faults already queued (OSS faults: the next OSS writes, see
-    /// [`Fault::is_oss`]).
+    /// [`Fault::is_oss`]; credentials faults such as
+    /// [`Fault::CredentialsService`]: the next calls to those services).
     pub fn inject(&self, fault: Fault, times: usize) {
         let queue = if fault.is_oss() {
             &self.shared.oss_faults
+        } else if fault.is_credentials() {
+            &self.shared.credentials_faults
         } else {
             &self.shared.faults
         };
@@ -163,11 +173,14 @@ impl Emulator {
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
         lock(&self.shared.oss_faults).clear();
+        lock(&self.shared.credentials_faults).clear();
     }
 
     /// How many injected faults have not been played yet.
     pub fn pending_faults(&self) -> usize {
-        lock(&self.shared.faults).len() + lock(&self.shared.oss_faults).len()
+        lock(&self.shared.faults).len()
+            + lock(&self.shared.oss_faults).len()
+            + lock(&self.shared.credentials_faults).len()
     }
 
     /// Forgets the recorded requests (not the nonces).
@@ -209,6 +222,10 @@ struct Shared {
     faults: Mutex<VecDeque<Fault>>,
     /// Faults for the OSS side (see [`Fault::is_oss`]).
     oss_faults: Mutex<VecDeque<Fault>>,
+    /// Faults for the credentials services (see [`Fault::is_credentials`]).
+    credentials_faults: Mutex<VecDeque<Fault>>,
+    /// Credentials the credentials services issued.
+    issued: issued::IssuedRegistry,
     /// Objects and multipart uploads of the OSS side.
     oss: oss::OssStore,
 }
@@ -217,6 +234,18 @@ impl Shared {
     /// The emulator's clock, skewed as configured.
     fn now(&self) -> i64 {
         crate::clock::unix_now().saturating_add(self.config.clock_skew_secs)
+    }
+
+    /// The next queued fault for `service`, unwrapped (faults for other
+    /// services stay queued, in order).
+    fn credentials_fault(&self, service: fault::CredentialsService) -> Option<Fault> {
+        let mut queue = lock(&self.credentials_faults);
+        let at = queue
+            .iter()
+            .position(|f| f.for_service(service).is_some())?;
+        queue
+            .remove(at)
+            .and_then(|f| f.for_service(service).cloned())
     }
 }
 

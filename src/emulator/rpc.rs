@@ -6,7 +6,7 @@
 use super::http::{HttpRequest, HttpResponse};
 use super::prepare_upload::prepare_upload;
 use super::record::RecordedRequest;
-use super::{acs3, lock, Fault, Shared, TIMESTAMP_TOLERANCE};
+use super::{acs3, lock, sts, Fault, Shared, TIMESTAMP_TOLERANCE};
 use crate::sign;
 
 /// An API error to answer: status, Code, Message.
@@ -35,20 +35,8 @@ pub(super) fn handle(
         .target
         .split_once('?')
         .unwrap_or((req.target.as_str(), ""));
-    let mut params = parse_pairs(raw_query);
-    let is_form = req
-        .header("content-type")
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if is_form {
-        let body = std::str::from_utf8(&req.body).map_err(|_| "form body".to_owned());
-        params = match (params, body.and_then(parse_pairs)) {
-            (Ok(mut query), Ok(form)) => {
-                query.extend(form);
-                Ok(query)
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-    }
+    let params = request_params(req);
+    let sts_call = sts::is_sts_call(req, params.as_deref().unwrap_or_default());
 
     let outcome = if let Some(failure) = fault.and_then(fault_failure) {
         Err(failure)
@@ -60,6 +48,9 @@ pub(super) fn handle(
         ))
     } else {
         match params {
+            Ok(ref p) if sts_call && param(p, "Action") == Some(sts::UNSIGNED_ACTION) => {
+                sts::assume_role_with_oidc(p, shared, &request_id)
+            }
             Ok(ref p) => {
                 let signed = match req.header("authorization") {
                     Some(auth) => acs3::signed(req, path, raw_query, auth),
@@ -81,13 +72,18 @@ pub(super) fn handle(
         }
         Ok(json) => (200, None, json.to_string()),
         Err(f) => {
+            let (product, host_id) = if sts_call {
+                ("Sts", sts::HOST_ID)
+            } else {
+                ("Ens", shared.config.host_id.as_str())
+            };
             let recommend = format!(
-                "https://api.aliyun.com/troubleshoot?q={}&product=Ens&requestId={}",
+                "https://api.aliyun.com/troubleshoot?q={}&product={product}&requestId={}",
                 f.code, request_id
             );
             let body = serde_json::json!({
                 "RequestId": request_id,
-                "HostId": shared.config.host_id,
+                "HostId": host_id,
                 "Code": f.code,
                 "Message": f.message,
                 "Recommend": recommend,
@@ -154,6 +150,22 @@ fn fault_failure(fault: &Fault) -> Option<ApiFailure> {
         Fault::BadGatewayHtml => Some(fail(502, "BadGateway", "gateway page")),
         _ => None,
     }
+}
+
+/// The request's parameters: its query's, then its form body's (as the
+/// official SDKs send STS calls: common ones in the query, the action's in
+/// the body, all signed together). Err names the bad pair.
+pub(super) fn request_params(req: &HttpRequest) -> Result<Vec<(String, String)>, String> {
+    let raw_query = req.target.split_once('?').map_or("", |(_, q)| q);
+    let mut params = parse_pairs(raw_query)?;
+    let is_form = req
+        .header("content-type")
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let body = std::str::from_utf8(&req.body).map_err(|_| "form body".to_owned())?;
+        params.extend(parse_pairs(body)?);
+    }
+    Ok(params)
 }
 
 /// Splits `a=b&c=d`, percent-decoding both sides. Err names the bad pair.
@@ -277,7 +289,7 @@ fn process(
     }
 
     // The key, its token, then the signature.
-    let Some(key) = shared.config.keys.get(signed.access_key_id) else {
+    let Some(key) = shared.key(signed.access_key_id) else {
         return Err(fail(
             404,
             "InvalidAccessKeyId.NotFound",
@@ -308,6 +320,13 @@ fn process(
         }
         _ => {}
     }
+    if key.expires_at.is_some_and(|expiry| now >= expiry) {
+        return Err(fail(
+            400,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
+        ));
+    }
     let (expected, string_to_sign) = (signed.expected)(&key.secret);
     if expected != signed.signature {
         return Err(fail(
@@ -325,7 +344,13 @@ fn process(
             "Specified signature nonce was used already.",
         ));
     }
-    if signed.version != crate::API_VERSION {
+    let sts_action = sts::is_sts_action(signed.action);
+    let version = if sts_action {
+        sts::API_VERSION
+    } else {
+        crate::API_VERSION
+    };
+    if signed.version != version {
         return Err(fail(
             400,
             "InvalidVersion",
@@ -338,6 +363,7 @@ fn process(
 
     match signed.action {
         "PrepareUpload" => prepare_upload(key.state, params, shared, request_id),
+        "AssumeRole" => sts::assume_role(&key, params, shared, request_id),
         other => Err(fail(
             404,
             "InvalidAction.NotFound",

@@ -1,6 +1,8 @@
 //! Accepting connections and serving their requests, one thread each: OSS
-//! requests go to [`super::oss`], the rest to the RPC API
-//! ([`super::rpc`]), with the injected RPC faults played here.
+//! requests go to [`super::oss`], the ECS metadata paths and the
+//! credentials URI to [`super::metadata`], the rest to the RPC API
+//! ([`super::rpc`], STS included), with the injected RPC and credentials
+//! faults played here.
 
 use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -8,10 +10,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fault::CredentialsService;
 use super::http::{
     plain_error, read_head, read_small_body, write_filler, write_head, write_response,
 };
-use super::{lock, oss, rpc, Fault, Shared};
+use super::{lock, metadata, oss, rpc, sts, Fault, Shared};
 
 const MAX_CONNECTIONS: usize = 128;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -64,7 +67,8 @@ fn serve_connection(stream: TcpStream, connection_id: u64, shared: &Shared) {
                 return;
             }
         };
-        if oss::is_oss_request(&request) {
+        let metadata_service = metadata::service_of(&request);
+        if metadata_service.is_none() && oss::is_oss_request(&request) {
             match oss::serve(request, &mut reader, &mut writer, connection_id, shared) {
                 Ok(true) => continue,
                 _ => {
@@ -79,8 +83,19 @@ fn serve_connection(stream: TcpStream, connection_id: u64, shared: &Shared) {
             return;
         }
         let keep_alive = request.keep_alive;
-        let fault = lock(&shared.faults).pop_front();
-        let mut response = rpc::handle(&request, connection_id, shared, fault.as_ref());
+        // The credentials services have their own fault queue.
+        let credentials_service = metadata_service
+            .or_else(|| sts::is_sts_request(&request).then_some(CredentialsService::Sts));
+        let fault = match credentials_service {
+            Some(service) => shared.credentials_fault(service),
+            None => lock(&shared.faults).pop_front(),
+        };
+        let mut response = match metadata_service {
+            Some(service) => {
+                metadata::handle(service, &request, connection_id, shared, fault.as_ref())
+            }
+            None => rpc::handle(&request, connection_id, shared, fault.as_ref()),
+        };
         if let Some(Fault::Slow(d)) = &fault {
             std::thread::sleep(*d);
         }

@@ -78,7 +78,7 @@ impl ens_client_builder {
 ///
 /// # Safety
 /// `builder` is NULL or a live builder not used by another thread.
-unsafe fn setter<F: FnOnce(ClientBuilder) -> ClientBuilder>(
+pub(super) unsafe fn setter<F: FnOnce(ClientBuilder) -> ClientBuilder>(
     func: &'static str,
     builder: *mut ens_client_builder,
     setting: &'static str,
@@ -514,7 +514,12 @@ pub unsafe extern "C" fn ens_client_builder_build(
         }
         let client = inner.build().map_err(|e| ens_error::from_error(&e))?;
         let endpoint = cstring(client.endpoint());
-        let handle = Box::into_raw(Box::new(ens_client { client, endpoint }));
+        let credentials_source = cstring(client.credentials_source());
+        let handle = Box::into_raw(Box::new(ens_client {
+            client,
+            endpoint,
+            credentials_source,
+        }));
         // SAFETY: checked non-NULL above; writable by contract.
         unsafe { *client_out = handle };
         Ok(())

@@ -19,6 +19,7 @@ use crate::Client;
 pub struct ens_client {
     pub(super) client: Client,
     pub(super) endpoint: CString,
+    pub(super) credentials_source: CString,
 }
 
 /// Frees a client. NULL is allowed and does nothing. Call it once, after
@@ -45,6 +46,19 @@ pub unsafe extern "C" fn ens_client_free(client: *mut ens_client) {
 pub unsafe extern "C" fn ens_client_endpoint(client: *const ens_client) -> *const c_char {
     // SAFETY: forwarded contract.
     unsafe { str_field(client, |c| &c.endpoint) }
+}
+
+/// Where the client's credentials come from, e.g. `"environment"` or
+/// `"AssumeRole acs:ram::123:role/uploader (source: environment)"`; never
+/// a secret. Owned by the client (valid until `ens_client_free`); `""` for
+/// NULL. Thread-safe.
+///
+/// # Safety
+/// `client` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn ens_client_credentials_source(client: *const ens_client) -> *const c_char {
+    // SAFETY: forwarded contract.
+    unsafe { str_field(client, |c| &c.credentials_source) }
 }
 
 /// How many seconds the server's clock is ahead of this machine's (negative

@@ -60,6 +60,7 @@ use self::boundary::guard;
 mod boundary;
 mod builder;
 mod client;
+mod credentials;
 mod prepare_upload;
 mod upload_options;
 
@@ -71,6 +72,7 @@ mod log;
 
 pub use self::builder::*;
 pub use self::client::*;
+pub use self::credentials::*;
 pub use self::error::*;
 pub use self::log::*;
 pub use self::prepare_upload::*;

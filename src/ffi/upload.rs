@@ -437,6 +437,7 @@ mod tests {
                 .build()
                 .unwrap(),
             endpoint: CString::default(),
+            credentials_source: CString::default(),
         }));
         let options = ens_upload_options_new();
         let path = CString::new(file.to_str().unwrap()).unwrap();

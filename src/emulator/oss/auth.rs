@@ -162,9 +162,10 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// The key `id`, active, with its STS token when it has one.
-    fn known_key(&self, id: &str) -> Result<&Key, Failure> {
-        let Some(k) = self.shared.config.keys.get(id) else {
+    /// The key `id` (configured or issued), active, with its STS token when
+    /// it has one, not expired.
+    fn known_key(&self, id: &str) -> Result<Key, Failure> {
+        let Some(k) = self.shared.key(id) else {
             return Err(failure(
                 403,
                 "InvalidAccessKeyId",
@@ -182,6 +183,16 @@ impl Session<'_> {
                     "The security token you provided is invalid.",
                 ))
             }
+        }
+        if k.expires_at
+            .is_some_and(|expiry| self.shared.now() >= expiry)
+        {
+            return Err(failure(
+                403,
+                "SecurityTokenExpired",
+                "The security token you provided has expired.",
+            )
+            .with_ec("0002-00000007"));
         }
         if k.state != KeyState::Active {
             return Err(denied("The AccessKey may not access this bucket."));
