@@ -406,3 +406,280 @@ pub(crate) fn resolve_static(env: &dyn Env, profile: Option<&str>) -> Result<Cre
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::fake_env::{answering_server, temp_home, with_context, FakeEnv};
+    use crate::credentials::{ENV_ROLE_SESSION_NAME, ENV_STS_ENDPOINT};
+    use std::sync::mpsc::Receiver;
+    use std::time::Duration;
+
+    fn chain(env: &FakeEnv) -> Result<DefaultCredentialsChain> {
+        DefaultCredentialsChain::builder().build_with(env)
+    }
+
+    fn looked_in(e: Error) -> Vec<String> {
+        match e {
+            Error::NoCredentials { looked_in } => looked_in,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn requests(rx: &Receiver<String>) -> Vec<String> {
+        std::iter::from_fn(|| rx.recv_timeout(Duration::from_millis(200)).ok()).collect()
+    }
+
+    const NO_NETWORK: &[(&str, &str)] = &[(ENV_ECS_METADATA_DISABLED, "true")];
+
+    #[test]
+    fn env_beats_oidc_beats_cli_config_beats_ini_beats_the_network() {
+        let home = temp_home("order");
+        std::fs::write(
+            home.join(".aliyun/config.json"),
+            r#"{"current":"default","profiles":[{"name":"default","mode":"AK","access_key_id":"CLI","access_key_secret":"s"}]}"#,
+        )
+        .unwrap();
+        let ini = home.join(".alibabacloud/credentials.ini");
+        std::fs::write(
+            &ini,
+            "[default]\naccess_key_id = INI\naccess_key_secret = s\n",
+        )
+        .unwrap();
+        let mut env = FakeEnv::new(
+            &[
+                (ENV_ACCESS_KEY_ID, "ENV"),
+                (ENV_ACCESS_KEY_SECRET, "s"),
+                (ENV_ROLE_ARN, "acs:ram::1:role/oidc"),
+                (ENV_OIDC_PROVIDER_ARN, "acs:ram::1:oidc-provider/p"),
+                (ENV_OIDC_TOKEN_FILE, "/token"),
+            ],
+            Some(home.clone()),
+        );
+        let c = chain(&env).unwrap();
+        assert_eq!(c.fixed_credentials().unwrap().access_key_id(), "ENV");
+        assert_eq!(c.describe(), "environment");
+
+        env.vars.remove(ENV_ACCESS_KEY_ID);
+        env.vars.remove(ENV_ACCESS_KEY_SECRET);
+        let c = chain(&env).unwrap();
+        assert!(c.fixed_credentials().is_none());
+        assert_eq!(
+            c.describe(),
+            "AssumeRoleWithOIDC acs:ram::1:role/oidc (token file /token)"
+        );
+
+        // The CLI's config.json now comes before the credentials file.
+        env.vars.remove(ENV_ROLE_ARN);
+        let e = chain(&env).unwrap_err().to_string();
+        assert!(
+            e.contains("half configured") && e.contains(ENV_ROLE_ARN),
+            "{e}"
+        );
+        env.vars.remove(ENV_OIDC_PROVIDER_ARN);
+        env.vars.remove(ENV_OIDC_TOKEN_FILE);
+        let c = chain(&env).unwrap();
+        assert_eq!(c.fixed_credentials().unwrap().access_key_id(), "CLI");
+
+        env.set(ENV_CLI_PROFILE_DISABLED, "true");
+        let c = chain(&env).unwrap();
+        assert_eq!(c.fixed_credentials().unwrap().access_key_id(), "INI");
+        assert!(c.describe().contains("credentials.ini [default]"));
+
+        std::fs::remove_file(&ini).unwrap();
+        let c = chain(&env).unwrap();
+        assert_eq!(
+            c.describe(),
+            "default chain (ECS RAM role at http://100.100.100.200)"
+        );
+        env.set(ENV_CREDENTIALS_URI, "http://127.0.0.1:1/creds?key=SECRET-Q");
+        let c = chain(&env).unwrap();
+        assert_eq!(
+            c.describe(),
+            "default chain (ECS RAM role at http://100.100.100.200, then credentials URI http://127.0.0.1:1/creds)"
+        );
+
+        // Nothing anywhere, the network off: every place, in order, with why.
+        env.vars.remove(ENV_CREDENTIALS_URI);
+        env.set(ENV_ECS_METADATA_DISABLED, "true");
+        let looked = looked_in(chain(&env).unwrap_err());
+        let want = [
+            "environment (ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET not set)",
+            "OIDC role (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN and ALIBABA_CLOUD_OIDC_TOKEN_FILE not set)",
+            "~/.aliyun/config.json (skipped: ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true)",
+            &format!("credentials file {} (not found)", ini.display()),
+            "ECS RAM role (skipped: ALIBABA_CLOUD_ECS_METADATA_DISABLED=true)",
+            "credentials URI (ALIBABA_CLOUD_CREDENTIALS_URI not set)",
+        ];
+        assert_eq!(looked, want);
+
+        env.vars.remove(ENV_CLI_PROFILE_DISABLED);
+        env.set(ENV_PROFILE, "nosuch");
+        let looked = looked_in(chain(&env).unwrap_err());
+        assert_eq!(
+            looked[2],
+            format!(
+                "{} (no profile \"nosuch\")",
+                home.join(".aliyun/config.json").display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn profiles_are_read_at_build_and_broken_ones_fail_it() {
+        let home = temp_home("build");
+        std::fs::write(
+            home.join(".alibabacloud/credentials.ini"),
+            "[default]\naccess_key_id = D\naccess_key_secret = s\n[edge]\naccess_key_id = E\naccess_key_secret = s\n[broken]\ntype = sts\naccess_key_id = B\naccess_key_secret = SECRET-B\n",
+        )
+        .unwrap();
+        let mut env = FakeEnv::new(NO_NETWORK, Some(home.clone()));
+        env.set(ENV_PROFILE, "edge");
+        let c = chain(&env).unwrap();
+        assert_eq!(c.fixed_credentials().unwrap().access_key_id(), "E");
+        let c = DefaultCredentialsChain::builder()
+            .profile("default")
+            .build_with(&env)
+            .unwrap();
+        assert_eq!(
+            c.fixed_credentials().unwrap().access_key_id(),
+            "D",
+            "the builder's profile beats ALIBABA_CLOUD_PROFILE"
+        );
+        env.set(ENV_PROFILE, "broken");
+        let e = chain(&env).unwrap_err().to_string();
+        assert!(e.contains("[broken]: security_token is missing"), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+
+        let mut env = FakeEnv::new(NO_NETWORK, Some(home.clone()));
+        env.set(ENV_ACCESS_KEY_ID, "only-the-id");
+        let e = chain(&env).unwrap_err().to_string();
+        assert!(e.contains(ENV_ACCESS_KEY_SECRET), "{e}");
+
+        let env = FakeEnv::new(&[(ENV_CREDENTIALS_FILE, "/nonexistent/creds.ini")], None);
+        let e = chain(&env).unwrap_err().to_string();
+        assert!(
+            e.contains("/nonexistent/creds.ini") && e.contains(ENV_CREDENTIALS_FILE),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn network_steps_are_asked_in_order_and_the_first_that_works_is_kept() {
+        let (ecs, ecs_seen) = answering_server(404, "{}".into());
+        let body = r#"{"Code":"Success","AccessKeyId":"URI-ID","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-01-01T00:00:00Z"}"#;
+        let (uri, uri_seen) = answering_server(200, body.into());
+        let env = FakeEnv::new(&[(ENV_CREDENTIALS_URI, &format!("{uri}/creds"))], None);
+        let c = DefaultCredentialsChain::builder()
+            .ecs_metadata_endpoint(ecs.clone())
+            .build_with(&env)
+            .unwrap();
+        assert!(c.fixed_credentials().is_none());
+        assert!(requests(&ecs_seen).is_empty(), "nothing asked at build");
+
+        let got = with_context(|ctx| c.fetch(ctx)).unwrap();
+        assert_eq!(got.access_key_id(), "URI-ID");
+        let asked = requests(&ecs_seen);
+        assert_eq!(asked[0], "PUT /latest/api/token HTTP/1.1", "{asked:?}");
+        assert_eq!(requests(&uri_seen), ["GET /creds HTTP/1.1"]);
+        assert_eq!(c.describe(), format!("credentials URI {uri}/creds"));
+
+        // Refreshes go to the step that worked, not down the chain again.
+        with_context(|ctx| c.fetch(ctx)).unwrap();
+        assert!(requests(&ecs_seen).is_empty());
+        assert_eq!(requests(&uri_seen).len(), 1);
+    }
+
+    #[test]
+    fn when_every_network_step_fails_the_error_names_each() {
+        let (ecs, _ecs_seen) = answering_server(404, "{}".into());
+        let (uri, _uri_seen) = answering_server(503, "busy".into());
+        let env = FakeEnv::new(
+            &[(ENV_CREDENTIALS_URI, &format!("{uri}/creds?token=SECRET-Q"))],
+            None,
+        );
+        let c = DefaultCredentialsChain::builder()
+            .ecs_metadata_endpoint(ecs.clone())
+            .build_with(&env)
+            .unwrap();
+        let looked = looked_in(with_context(|ctx| c.fetch(ctx)).unwrap_err());
+        assert_eq!(looked.len(), 6, "{looked:?}");
+        assert!(
+            looked[4].starts_with(&format!("ECS RAM role at {ecs} (failed: ")),
+            "{looked:?}"
+        );
+        assert!(
+            looked[5].starts_with(&format!("credentials URI {uri}/creds (failed: ")),
+            "{looked:?}"
+        );
+        assert!(!looked.join(" ").contains("SECRET"), "{looked:?}");
+    }
+
+    #[test]
+    fn the_builders_sts_endpoint_reaches_the_roles_the_chain_assumes() {
+        let (sts, seen) = answering_server(400, r#"{"Code":"NoPermission","Message":"m"}"#.into());
+        let home = temp_home("sts");
+        let token = home.join("token");
+        std::fs::write(&token, "SECRET-OIDC-TOKEN").unwrap();
+        std::fs::write(
+            home.join(".alibabacloud/credentials.ini"),
+            "[default]\ntype = ram_role_arn\naccess_key_id = SRC\naccess_key_secret = SECRET-S\nrole_arn = acs:ram::1:role/up\n",
+        )
+        .unwrap();
+        let mut env = FakeEnv::new(
+            &[(ENV_STS_ENDPOINT, "http://127.0.0.1:1/not-this-one")],
+            Some(home.clone()),
+        );
+        let role = DefaultCredentialsChain::builder()
+            .sts_endpoint(format!("{sts}/sts"))
+            .build_with(&env)
+            .unwrap();
+        let e = with_context(|ctx| role.fetch(ctx)).unwrap_err().to_string();
+        assert!(e.contains("NoPermission"), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+        let asked = requests(&seen);
+        assert!(
+            asked[0].starts_with("POST /sts/?") && asked[0].contains("Action=AssumeRole&"),
+            "{asked:?}"
+        );
+
+        env.set(ENV_ROLE_ARN, "acs:ram::1:role/oidc");
+        env.set(ENV_OIDC_PROVIDER_ARN, "acs:ram::1:oidc-provider/p");
+        env.set(ENV_OIDC_TOKEN_FILE, token.to_str().unwrap());
+        env.set(ENV_ROLE_SESSION_NAME, "pod-1");
+        let oidc = DefaultCredentialsChain::builder()
+            .sts_endpoint(format!("{sts}/sts"))
+            .build_with(&env)
+            .unwrap();
+        let e = with_context(|ctx| oidc.fetch(ctx)).unwrap_err().to_string();
+        assert!(!e.contains("SECRET"), "{e}");
+        let asked = requests(&seen);
+        assert!(
+            asked[0].starts_with("POST /sts/?") && asked[0].contains("Action=AssumeRoleWithOIDC"),
+            "{asked:?}"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn the_static_chain_reads_offline_only_and_says_so() {
+        let looked = looked_in(resolve_static(&FakeEnv::default(), None).unwrap_err());
+        assert_eq!(looked.len(), 5, "{looked:?}");
+        assert!(looked[4].contains("not asked"), "{looked:?}");
+        let env = FakeEnv::new(
+            &[
+                (ENV_ROLE_ARN, "acs:ram::1:role/oidc"),
+                (ENV_OIDC_PROVIDER_ARN, "p"),
+                (ENV_OIDC_TOKEN_FILE, "/t"),
+            ],
+            None,
+        );
+        let e = resolve_static(&env, None).unwrap_err().to_string();
+        assert!(
+            e.contains("AssumeRoleWithOIDC") && e.contains("DefaultCredentialsChain"),
+            "{e}"
+        );
+    }
+}

@@ -49,11 +49,48 @@ pub(crate) fn temp_home(tag: &str) -> PathBuf {
 /// Runs `f` with a fetch context on a session of its own (no proxy).
 pub(crate) fn with_context<T>(f: impl FnOnce(&FetchContext<'_>) -> T) -> T {
     let session = Session {
-        agent: ureq::Agent::new_with_defaults(),
+        agent: ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        ),
         clock: Default::default(),
         retry: RetryPolicy::default(),
         call_timeout: Duration::from_secs(5),
         proxy: ProxySetting::Off,
     };
     f(&FetchContext { session: &session })
+}
+
+/// A local HTTP server that answers every request with `status` and
+/// `body`; the request lines it got come out of the receiver.
+pub(crate) fn answering_server(
+    status: u16,
+    body: String,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { break };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head);
+            let _ = tx.send(text.lines().next().unwrap_or_default().to_owned());
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, rx)
 }
