@@ -614,7 +614,7 @@ mod tests {
             looked[5].starts_with(&format!("credentials URI {uri}/creds (failed: ")),
             "{looked:?}"
         );
-        assert!(!looked.join(" ").contains("SECRET"), "{looked:?}");
+        assert!(!looked.join(" ").contains("SECRET-Q"), "{looked:?}");
     }
 
     #[test]
