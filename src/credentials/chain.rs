@@ -550,7 +550,7 @@ mod tests {
         env.set(ENV_PROFILE, "broken");
         let e = chain(&env).unwrap_err().to_string();
         assert!(e.contains("[broken]: security_token is missing"), "{e}");
-        assert!(!e.contains("SECRET"), "{e}");
+        assert!(!e.contains("SECRET-"), "{e}");
 
         let mut env = FakeEnv::new(NO_NETWORK, Some(home.clone()));
         env.set(ENV_ACCESS_KEY_ID, "only-the-id");
@@ -638,7 +638,7 @@ mod tests {
             .unwrap();
         let e = with_context(|ctx| role.fetch(ctx)).unwrap_err().to_string();
         assert!(e.contains("NoPermission"), "{e}");
-        assert!(!e.contains("SECRET"), "{e}");
+        assert!(!e.contains("SECRET-"), "{e}");
         let asked = requests(&seen);
         assert!(
             asked[0].starts_with("POST /sts/?") && asked[0].contains("Action=AssumeRole&"),
@@ -654,7 +654,7 @@ mod tests {
             .build_with(&env)
             .unwrap();
         let e = with_context(|ctx| oidc.fetch(ctx)).unwrap_err().to_string();
-        assert!(!e.contains("SECRET"), "{e}");
+        assert!(!e.contains("SECRET-"), "{e}");
         let asked = requests(&seen);
         assert!(
             asked[0].starts_with("POST /sts/?") && asked[0].contains("Action=AssumeRoleWithOIDC"),

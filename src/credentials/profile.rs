@@ -523,7 +523,7 @@ mod tests {
         match found {
             Found::Provider(p) => {
                 let shown = format!("{p:?}");
-                assert!(!shown.contains("SECRET"), "{shown}");
+                assert!(!shown.contains("SECRET-"), "{shown}");
                 p.describe()
             }
             Found::Fixed(c) => panic!("fixed credentials, not a provider: {}", c.source()),
@@ -592,7 +592,7 @@ mod tests {
         ] {
             let e = ini(INI, profile, &env).unwrap_err().to_string();
             assert!(e.contains(want), "{profile}: {e}");
-            assert!(!e.contains("SECRET"), "{e}");
+            assert!(!e.contains("SECRET-"), "{e}");
         }
         env.set(ENV_ECS_METADATA_DISABLED, "TRUE");
         let e = ini(INI, "ecs", &env).unwrap_err().to_string();
@@ -687,7 +687,7 @@ mod tests {
         ] {
             let e = cli(CLI, Some(profile), &env).unwrap_err().to_string();
             assert!(e.contains(want), "{profile}: {e}");
-            assert!(!e.contains("SECRET"), "{e}");
+            assert!(!e.contains("SECRET-"), "{e}");
         }
     }
 
