@@ -410,7 +410,9 @@ pub(crate) fn resolve_static(env: &dyn Env, profile: Option<&str>) -> Result<Cre
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::fake_env::{answering_server, temp_home, with_context, FakeEnv};
+    use crate::credentials::fake_env::{
+        answering_server, routing_server, temp_home, with_context, FakeEnv,
+    };
     use crate::credentials::{ENV_ROLE_SESSION_NAME, ENV_STS_ENDPOINT};
     use std::sync::mpsc::Receiver;
     use std::time::Duration;
@@ -590,6 +592,36 @@ mod tests {
         with_context(|ctx| c.fetch(ctx)).unwrap();
         assert!(requests(&ecs_seen).is_empty());
         assert_eq!(requests(&uri_seen).len(), 1);
+    }
+
+    #[test]
+    fn a_working_ecs_role_beats_the_credentials_uri() {
+        let (ecs, ecs_seen) = routing_server(|line| {
+            match line.split(' ').nth(1) {
+            Some("/latest/api/token") => (200, "imds-token".into()),
+            Some("/latest/meta-data/ram/security-credentials/") => (200, "edge\n".into()),
+            Some("/latest/meta-data/ram/security-credentials/edge") => (
+                200,
+                r#"{"Code":"Success","AccessKeyId":"ECS-ID","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-01-01T00:00:00Z"}"#.into(),
+            ),
+            _ => (404, "{}".into()),
+        }
+        });
+        let (uri, uri_seen) = answering_server(500, "{}".into());
+        let env = FakeEnv::new(&[(ENV_CREDENTIALS_URI, &format!("{uri}/creds"))], None);
+        let c = DefaultCredentialsChain::builder()
+            .ecs_metadata_endpoint(ecs)
+            .build_with(&env)
+            .unwrap();
+        let got = with_context(|ctx| c.fetch(ctx)).unwrap();
+        assert_eq!(got.access_key_id(), "ECS-ID");
+        assert_eq!(
+            requests(&ecs_seen).len(),
+            3,
+            "token, role name, credentials"
+        );
+        assert!(requests(&uri_seen).is_empty(), "the URI is not asked");
+        assert_eq!(c.describe(), "ECS RAM role");
     }
 
     #[test]

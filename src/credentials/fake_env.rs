@@ -68,6 +68,14 @@ pub(crate) fn answering_server(
     status: u16,
     body: String,
 ) -> (String, std::sync::mpsc::Receiver<String>) {
+    routing_server(move |_| (status, body.clone()))
+}
+
+/// A local HTTP server answering each request line with what `answer`
+/// says; the request lines it got come out of the receiver.
+pub(crate) fn routing_server(
+    answer: impl Fn(&str) -> (u16, String) + Send + 'static,
+) -> (String, std::sync::mpsc::Receiver<String>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -84,7 +92,9 @@ pub(crate) fn answering_server(
                 }
             }
             let text = String::from_utf8_lossy(&head);
-            let _ = tx.send(text.lines().next().unwrap_or_default().to_owned());
+            let line = text.lines().next().unwrap_or_default().to_owned();
+            let (status, body) = answer(&line);
+            let _ = tx.send(line);
             let _ = write!(
                 s,
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
