@@ -188,7 +188,8 @@ pub use client::{
     MAX_TIMEOUT, USER_AGENT,
 };
 pub use credentials::{
-    Credentials, CredentialsProvider, CredentialsUriProvider, EcsRamRoleProvider, FetchContext,
+    Credentials, CredentialsProvider, CredentialsUriProvider, DefaultCredentialsChain,
+    DefaultCredentialsChainBuilder, EcsRamRoleProvider, ExternalProcessProvider, FetchContext,
     OidcRoleProvider, RamRoleArnProvider,
 };
 pub use error::{ApiError, Error, KnownCode, Result, SignatureDiagnosis, TransportKind};

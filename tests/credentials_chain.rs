@@ -5,7 +5,7 @@
 mod common;
 
 use common::TempDir;
-use ens_upload::emulator::{self, Emulator};
+use ens_upload::emulator::{self, Emulator, IssuedBy};
 use ens_upload::{Client, Credentials, Error, PrepareUploadRequest};
 
 const VARS: &[&str] = &[
@@ -14,12 +14,25 @@ const VARS: &[&str] = &[
     "ALIBABA_CLOUD_SECURITY_TOKEN",
     "ALIBABA_CLOUD_CREDENTIALS_FILE",
     "ALIBABA_CLOUD_PROFILE",
+    "ALIBABA_CLOUD_ROLE_ARN",
+    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
+    "ALIBABA_CLOUD_ROLE_SESSION_NAME",
+    "ALIBABA_CLOUD_CLI_PROFILE_DISABLED",
+    "ALIBABA_CLOUD_CREDENTIALS_URI",
+    "ALIBABA_CLOUD_ECS_METADATA",
+    "ALIBABA_CLOUD_ECS_METADATA_ENDPOINT",
+    "ALIBABA_CLOUD_STS_ENDPOINT",
+    "ALIBABA_CLOUD_STS_REGION",
 ];
 
+/// No variable of the chain's set, and the ECS step off (this is not an
+/// ECS instance: asking 100.100.100.200 would only wait).
 fn clear_env() {
     for v in VARS {
         std::env::remove_var(v);
     }
+    std::env::set_var("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
 }
 
 /// A home with the two directories the chain reads from.
@@ -36,13 +49,15 @@ fn the_default_chain_in_order() {
     std::env::set_var("HOME", home.path());
     clear_env();
 
-    // Nothing anywhere: the error names all three places.
+    // Nothing anywhere: the error names every place, in the chain's order.
     match Credentials::from_default_chain().unwrap_err() {
         Error::NoCredentials { looked_in, .. } => {
-            assert_eq!(looked_in.len(), 3, "{looked_in:?}");
+            assert_eq!(looked_in.len(), 5, "{looked_in:?}");
             assert!(looked_in[0].contains("ALIBABA_CLOUD_ACCESS_KEY_ID"));
-            assert!(looked_in[1].contains(".alibabacloud/credentials.ini"));
+            assert!(looked_in[1].contains("ALIBABA_CLOUD_ROLE_ARN"));
             assert!(looked_in[2].contains(".aliyun/config.json"));
+            assert!(looked_in[3].contains(".alibabacloud/credentials.ini"));
+            assert!(looked_in[4].contains("not asked"), "{looked_in:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -50,12 +65,39 @@ fn the_default_chain_in_order() {
         Credentials::from_env(),
         Err(Error::Credentials { .. })
     ));
-    assert!(matches!(
-        Client::builder().build(),
-        Err(Error::NoCredentials { .. })
-    ));
+    match Client::builder().build().unwrap_err() {
+        Error::NoCredentials { looked_in, .. } => {
+            assert_eq!(looked_in.len(), 6, "{looked_in:?}");
+            assert!(looked_in[4].contains("ALIBABA_CLOUD_ECS_METADATA_DISABLED=true"));
+            assert!(looked_in[5].contains("ALIBABA_CLOUD_CREDENTIALS_URI not set"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // With the ECS step on, build() leaves it to the first request.
+    std::env::remove_var("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
+    let pending = Client::builder().build().unwrap();
+    assert_eq!(
+        pending.credentials_source(),
+        "default chain (ECS RAM role at http://100.100.100.200)"
+    );
+    std::env::set_var("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
 
-    // 3. ~/.aliyun/config.json, its current profile.
+    // The credentials file.
+    std::fs::write(
+        home.join(".alibabacloud/credentials.ini"),
+        format!(
+            "[default]\ntype = access_key\naccess_key_id = {}\naccess_key_secret = {}\n\n[other]\ntype = access_key\naccess_key_id = INI-OTHER\naccess_key_secret = s\n",
+            emulator::TEST_ACCESS_KEY_ID,
+            emulator::TEST_ACCESS_KEY_SECRET
+        ),
+    )
+    .unwrap();
+    let c = Credentials::from_default_chain().unwrap();
+    assert_eq!(c.access_key_id(), emulator::TEST_ACCESS_KEY_ID);
+    assert!(c.source().contains("credentials.ini"), "{}", c.source());
+
+    // ~/.aliyun/config.json now comes before the credentials file (the
+    // official order; it came after before issue 11).
     std::fs::write(
         home.join(".aliyun/config.json"),
         r#"{"current":"dev","profiles":[
@@ -70,23 +112,16 @@ fn the_default_chain_in_order() {
         Credentials::from_profile("ak").unwrap().access_key_id(),
         "CLI-AK"
     );
+    std::env::set_var("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true");
+    assert_eq!(
+        Credentials::from_default_chain().unwrap().access_key_id(),
+        emulator::TEST_ACCESS_KEY_ID,
+        "config.json skipped"
+    );
+    std::env::remove_var("ALIBABA_CLOUD_CLI_PROFILE_DISABLED");
 
-    // 2. The credentials file wins over config.json.
-    std::fs::write(
-        home.join(".alibabacloud/credentials.ini"),
-        format!(
-            "[default]\ntype = access_key\naccess_key_id = {}\naccess_key_secret = {}\n\n[other]\ntype = access_key\naccess_key_id = INI-OTHER\naccess_key_secret = s\n",
-            emulator::TEST_ACCESS_KEY_ID,
-            emulator::TEST_ACCESS_KEY_SECRET
-        ),
-    )
-    .unwrap();
-    let c = Credentials::from_default_chain().unwrap();
-    assert_eq!(c.access_key_id(), emulator::TEST_ACCESS_KEY_ID);
-    assert!(c.source().contains("credentials.ini"), "{}", c.source());
-
-    // The profile variable picks another section; one missing from the ini
-    // falls through to config.json.
+    // The profile variable picks another profile; one missing from
+    // config.json falls through to the credentials file.
     std::env::set_var("ALIBABA_CLOUD_PROFILE", "other");
     assert_eq!(
         Credentials::from_default_chain().unwrap().access_key_id(),
@@ -98,6 +133,7 @@ fn the_default_chain_in_order() {
         "CLI-AK"
     );
     std::env::remove_var("ALIBABA_CLOUD_PROFILE");
+    std::fs::remove_file(home.join(".aliyun/config.json")).unwrap();
 
     // ALIBABA_CLOUD_CREDENTIALS_FILE names another file.
     let elsewhere = home.join("elsewhere.ini");
@@ -114,6 +150,59 @@ fn the_default_chain_in_order() {
     let e = Credentials::from_default_chain().unwrap_err();
     assert!(e.to_string().contains("missing.ini"), "{e}");
     std::env::remove_var("ALIBABA_CLOUD_CREDENTIALS_FILE");
+
+    // Profiles that fetch: a client built without credentials assumes the
+    // role of a config.json profile at the STS the builder names, and
+    // with nothing offline asks the ECS metadata server.
+    let emu = Emulator::start().unwrap();
+    std::fs::write(
+        home.join(".aliyun/config.json"),
+        format!(
+            r#"{{"current":"role","profiles":[{{"name":"role","mode":"RamRoleArn",
+            "access_key_id":"{}","access_key_secret":"{}",
+            "ram_role_arn":"acs:ram::1234567890123456:role/uploader","ram_session_name":"chain-test"}}]}}"#,
+            emulator::TEST_ACCESS_KEY_ID,
+            emulator::TEST_ACCESS_KEY_SECRET
+        ),
+    )
+    .unwrap();
+    let e = Credentials::from_default_chain().unwrap_err();
+    assert!(e.to_string().contains("DefaultCredentialsChain"), "{e}");
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .sts_endpoint(emu.sts_endpoint())
+        .build()
+        .unwrap();
+    assert!(
+        client
+            .credentials_source()
+            .starts_with("AssumeRole acs:ram::1234567890123456:role/uploader"),
+        "{}",
+        client.credentials_source()
+    );
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
+    assert_eq!(emu.issued_credentials(IssuedBy::AssumeRole), 1);
+    std::fs::remove_file(home.join(".aliyun/config.json")).unwrap();
+    std::fs::remove_file(home.join(".alibabacloud/credentials.ini")).unwrap();
+    std::env::remove_var("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
+    let client = Client::builder()
+        .endpoint(emu.endpoint())
+        .ecs_metadata_endpoint(emu.ecs_metadata_endpoint())
+        .build()
+        .unwrap();
+    client
+        .prepare_upload(&PrepareUploadRequest::new("test"))
+        .unwrap();
+    assert_eq!(emu.issued_credentials(IssuedBy::EcsMetadata), 1);
+    assert!(
+        client.credentials_source().contains("ECS RAM role"),
+        "{}",
+        client.credentials_source()
+    );
+    std::env::set_var("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    drop(emu);
 
     // 1. The environment wins over everything; with a token it is STS.
     std::env::set_var(
@@ -155,4 +244,5 @@ fn the_default_chain_in_order() {
     );
 
     clear_env();
+    std::env::remove_var("ALIBABA_CLOUD_ECS_METADATA_DISABLED");
 }

@@ -59,6 +59,8 @@ fn a_credentials_file_that_is_a_fifo_or_huge_fails_build_at_once_naming_it() {
     for (path, why) in [(&fifo, "regular file"), (&huge, "limit")] {
         // The only test in this binary that reads the environment.
         std::env::set_var("ALIBABA_CLOUD_CREDENTIALS_FILE", path);
+        // config.json comes before the credentials file: not this home's.
+        std::env::set_var("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true");
         std::env::remove_var("ALIBABA_CLOUD_ACCESS_KEY_ID");
         std::env::remove_var("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
         let (tx, rx) = mpsc::channel();

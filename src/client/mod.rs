@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ClockOffset;
-use crate::credentials::{CredentialCache, Credentials, CredentialsProvider, RamRoleArnProvider};
+use crate::credentials::{
+    CredentialCache, Credentials, CredentialsProvider, DefaultCredentialsChain, RamRoleArnProvider,
+};
 use crate::error::{Error, Result};
 use crate::http::{CachingResolver, Endpoint, ProxySetting, RetryPolicy, Session};
 use crate::prepare_upload::{PrepareUploadRequest, PrepareUploadResponse};
@@ -122,7 +124,7 @@ impl ClientBuilder {
 
     /// The credentials to sign with. Without this (or a
     /// [`credentials_provider`](ClientBuilder::credentials_provider)),
-    /// `build()` runs the default chain ([`Credentials::from_default_chain`]).
+    /// `build()` runs the default chain ([`DefaultCredentialsChain`]).
     /// Credentials with an expiry cannot be refreshed: give a provider for
     /// those. Replaces an earlier provider.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
@@ -280,7 +282,9 @@ impl ClientBuilder {
     /// Checks the configuration and builds the client.
     ///
     /// Fails on an invalid endpoint URL, proxy URL or CA file, and when no
-    /// credentials were given and the default chain finds none.
+    /// credentials were given and the default chain finds none offline
+    /// with neither of its network steps (the ECS RAM role, the
+    /// credentials URI) on; those are asked at the first request.
     pub fn build(self) -> Result<Client> {
         let endpoint = Endpoint::parse(&self.endpoint)?;
         let credentials = self.credential_cache()?;
@@ -346,6 +350,22 @@ impl ClientBuilder {
 }
 
 impl ClientBuilder {
+    /// The default chain with this builder's profile and endpoints: the
+    /// environment and files are read now, the network asked later.
+    fn default_chain(&self) -> Result<DefaultCredentialsChain> {
+        let mut chain = DefaultCredentialsChain::builder();
+        if let Some(p) = &self.profile {
+            chain = chain.profile(p.clone());
+        }
+        if let Some(url) = &self.sts_endpoint {
+            chain = chain.sts_endpoint(url.clone());
+        }
+        if let Some(url) = &self.ecs_metadata_endpoint {
+            chain = chain.ecs_metadata_endpoint(url.clone());
+        }
+        chain.build()
+    }
+
     /// The credentials the client will hold: fixed ones (no lock, no
     /// refresh), or a provider's behind the refreshing cache.
     fn credential_cache(&self) -> Result<CredentialCache> {
@@ -357,12 +377,14 @@ impl ClientBuilder {
             (Some(c), _) => CredentialCache::from_provider(Arc::new(c.clone())),
             (None, Some(p)) => CredentialCache::from_provider(p.clone()),
             (None, None) => {
-                let found = match &self.profile {
-                    Some(p) => Credentials::from_profile(p)?,
-                    None => Credentials::from_default_chain()?,
-                };
-                found.validate()?;
-                CredentialCache::fixed(found)
+                let chain = self.default_chain()?;
+                match chain.fixed_credentials() {
+                    Some(found) => {
+                        found.validate()?;
+                        CredentialCache::fixed(found.clone())
+                    }
+                    None => CredentialCache::from_provider(Arc::new(chain)),
+                }
             }
         };
         let Some(role_arn) = &self.role_arn else {

@@ -4,7 +4,10 @@
 //! Secrets never reach `Debug`, `Display`, an error message or a log line.
 
 mod cache;
+mod chain;
 mod ecs;
+mod process;
+mod profile;
 mod provider;
 mod service;
 mod sts;
@@ -14,13 +17,18 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use profile::ProviderOptions;
+
 use crate::error::{Error, Result};
 
 pub(crate) use cache::{CredentialCache, Current};
+pub use chain::{DefaultCredentialsChain, DefaultCredentialsChainBuilder};
 pub use ecs::{
     EcsRamRoleProvider, DEFAULT_ECS_METADATA_ENDPOINT, ENV_ECS_METADATA, ENV_ECS_METADATA_DISABLED,
     ENV_ECS_METADATA_ENDPOINT, ENV_IMDSV1_DISABLED,
 };
+pub use process::{ExternalProcessProvider, DEFAULT_PROCESS_TIMEOUT};
+pub use profile::ENV_CLI_PROFILE_DISABLED;
 pub use provider::{CredentialsProvider, FetchContext};
 pub(crate) use sts::check_session_name;
 pub use sts::{
@@ -120,8 +128,7 @@ impl Credentials {
     /// Credentials from `ALIBABA_CLOUD_ACCESS_KEY_ID`, `ALIBABA_CLOUD_ACCESS_KEY_SECRET`
     /// and, when set, `ALIBABA_CLOUD_SECURITY_TOKEN`.
     pub fn from_env() -> Result<Credentials> {
-        let env = ProcessEnv;
-        match from_env_source(&env)? {
+        match chain::from_env_source(&ProcessEnv)? {
             Some(c) => Ok(c),
             None => Err(Error::credentials(format!(
                 "{ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET} are not set"
@@ -129,25 +136,35 @@ impl Credentials {
         }
     }
 
-    /// The default chain: the environment, then the credentials file
-    /// (`ALIBABA_CLOUD_CREDENTIALS_FILE`, else `~/.alibabacloud/credentials.ini`;
-    /// profile `ALIBABA_CLOUD_PROFILE`, else `default`), then
-    /// `~/.aliyun/config.json` (profile `ALIBABA_CLOUD_PROFILE`, else its
-    /// `current`). When it finds nothing, [`Error::NoCredentials`] names
-    /// every place it looked.
+    /// The offline part of the default chain, for credentials written
+    /// down: the environment, then `~/.aliyun/config.json` (profile
+    /// `ALIBABA_CLOUD_PROFILE`, else its `current`), then the credentials
+    /// file (`ALIBABA_CLOUD_CREDENTIALS_FILE`, else
+    /// `~/.alibabacloud/credentials.ini`; profile `ALIBABA_CLOUD_PROFILE`,
+    /// else `default`). When it finds nothing, [`Error::NoCredentials`]
+    /// names every place it looked.
+    ///
+    /// A source that fetches credentials (the OIDC role, a profile with a
+    /// role, the ECS RAM role, an external process, the credentials URI)
+    /// is an error here: a client built without credentials
+    /// ([`Client::builder`](crate::Client::builder)) or a
+    /// [`DefaultCredentialsChain`] uses it, and refreshes what it gives.
     pub fn from_default_chain() -> Result<Credentials> {
-        resolve_chain(&ProcessEnv, None)
+        chain::resolve_static(&ProcessEnv, None)
     }
 
-    /// The default chain with an explicit profile name for the credentials
-    /// file and `config.json` (taking precedence over `ALIBABA_CLOUD_PROFILE`).
+    /// [`Credentials::from_default_chain`] with an explicit profile name
+    /// for `config.json` and the credentials file (taking precedence over
+    /// `ALIBABA_CLOUD_PROFILE`).
     pub fn from_profile(profile: &str) -> Result<Credentials> {
-        resolve_chain(&ProcessEnv, Some(profile))
+        chain::resolve_static(&ProcessEnv, Some(profile))
     }
 
     /// Reads profile `profile` from the text of an Alibaba Cloud
-    /// `credentials.ini` (types `access_key` and `sts`). `Ok(None)` when the
-    /// profile is absent or disabled.
+    /// `credentials.ini` (types `access_key` and `sts`; the types that
+    /// fetch credentials are an error here, see
+    /// [`Credentials::from_default_chain`]). `Ok(None)` when the profile is
+    /// absent or disabled.
     ///
     /// ```
     /// use ens_upload::Credentials;
@@ -156,13 +173,20 @@ impl Credentials {
     /// assert_eq!(c.access_key_id(), "AK");
     /// ```
     pub fn from_ini_str(text: &str, profile: &str) -> Result<Option<Credentials>> {
-        credentials_from_ini(text, profile, Path::new("<text>"))
+        let options = ProviderOptions::default();
+        profile::from_ini(text, profile, Path::new("<text>"), &options, &ProcessEnv)?
+            .map(profile::Found::into_fixed)
+            .transpose()
     }
 
     /// Reads a profile from the text of the `aliyun` CLI's `config.json`
-    /// (modes `AK` and `StsToken`); `None` means its `current` profile.
+    /// (modes `AK` and `StsToken`; the modes that fetch credentials are an
+    /// error here); `None` means its `current` profile.
     pub fn from_cli_config_str(text: &str, profile: Option<&str>) -> Result<Option<Credentials>> {
-        credentials_from_cli_config(text, profile, Path::new("<text>"))
+        let options = ProviderOptions::default();
+        profile::from_cli_config(text, profile, Path::new("<text>"), &options, &ProcessEnv)?
+            .map(profile::Found::into_fixed)
+            .transpose()
     }
 
     /// The AccessKey id (not secret; sent in every request).
@@ -294,411 +318,12 @@ impl Env for ProcessEnv {
     }
 }
 
-fn from_env_source(env: &dyn Env) -> Result<Option<Credentials>> {
-    let id = env.var(ENV_ACCESS_KEY_ID)?;
-    let secret = env.var(ENV_ACCESS_KEY_SECRET)?;
-    let token = env.var(ENV_SECURITY_TOKEN)?;
-    match (id, secret) {
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(Error::credentials(format!(
-            "{ENV_ACCESS_KEY_ID} is set but {ENV_ACCESS_KEY_SECRET} is not"
-        ))),
-        (None, Some(_)) => Err(Error::credentials(format!(
-            "{ENV_ACCESS_KEY_SECRET} is set but {ENV_ACCESS_KEY_ID} is not"
-        ))),
-        (Some(id), Some(secret)) => {
-            let c = match token {
-                Some(t) => Credentials::sts(id, secret, t),
-                None => Credentials::access_key(id, secret),
-            };
-            Ok(Some(c.with_source("environment")))
-        }
-    }
-}
-
-/// The most a credentials file or `config.json` may hold: far more than
-/// any real one, far less than would hurt a device's memory.
-pub(crate) const MAX_CONFIG_FILE_BYTES: u64 = 1 << 20;
-
-/// Reads a credentials or configuration file: a regular file (a FIFO
-/// fails at once instead of blocking), at most [`MAX_CONFIG_FILE_BYTES`],
-/// UTF-8.
-fn read_config_file(path: &std::path::Path) -> std::io::Result<String> {
-    let bytes = crate::files::read_capped(path, MAX_CONFIG_FILE_BYTES)?;
-    String::from_utf8(bytes)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text"))
-}
-
-/// Runs the default chain against `env`; `profile` overrides `ALIBABA_CLOUD_PROFILE`.
-pub(crate) fn resolve_chain(env: &dyn Env, profile: Option<&str>) -> Result<Credentials> {
-    let mut looked = Vec::new();
-
-    match from_env_source(env)? {
-        Some(c) => return Ok(c),
-        None => looked.push(format!(
-            "environment ({ENV_ACCESS_KEY_ID}/{ENV_ACCESS_KEY_SECRET} not set)"
-        )),
-    }
-
-    let env_profile = env.var(ENV_PROFILE)?;
-    let chosen = profile.map(str::to_owned).or(env_profile);
-
-    // The credentials file.
-    let (ini_path, explicit) = match env.var(ENV_CREDENTIALS_FILE)? {
-        Some(p) => (Some(PathBuf::from(p)), true),
-        None => (
-            env.home()
-                .map(|h| h.join(".alibabacloud").join("credentials.ini")),
-            false,
-        ),
-    };
-    let ini_profile = chosen.clone().unwrap_or_else(|| "default".into());
-    match &ini_path {
-        Some(path) => match read_config_file(path) {
-            Ok(text) => match credentials_from_ini(&text, &ini_profile, path)? {
-                Some(c) => return Ok(c),
-                None => looked.push(format!(
-                    "credentials file {} (no profile [{ini_profile}])",
-                    path.display()
-                )),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-                looked.push(format!("credentials file {} (not found)", path.display()))
-            }
-            Err(e) => {
-                return Err(Error::credentials(format!(
-                    "cannot read credentials file {}{}: {e}",
-                    path.display(),
-                    if explicit {
-                        format!(" (named by {ENV_CREDENTIALS_FILE})")
-                    } else {
-                        String::new()
-                    }
-                )))
-            }
-        },
-        None => looked.push("credentials file (no home directory)".into()),
-    }
-
-    // The aliyun CLI configuration.
-    match env.home().map(|h| h.join(".aliyun").join("config.json")) {
-        Some(path) => match read_config_file(&path) {
-            Ok(text) => match credentials_from_cli_config(&text, chosen.as_deref(), &path)? {
-                Some(c) => return Ok(c),
-                None => looked.push(format!(
-                    "{} (no profile {})",
-                    path.display(),
-                    chosen.as_deref().unwrap_or("named by its \"current\"")
-                )),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                looked.push(format!("{} (not found)", path.display()))
-            }
-            Err(e) => {
-                return Err(Error::credentials(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
-        },
-        None => looked.push("~/.aliyun/config.json (no home directory)".into()),
-    }
-
-    Err(Error::NoCredentials { looked_in: looked })
-}
-
-/// Reads one profile of an Alibaba Cloud `credentials.ini`.
-///
-/// `Ok(None)` when the profile is absent or has `enable = false`; an error
-/// when it is present but unusable (unsupported type, missing keys).
-pub(crate) fn credentials_from_ini(
-    text: &str,
-    profile: &str,
-    path: &Path,
-) -> Result<Option<Credentials>> {
-    let mut in_profile = false;
-    let mut found = false;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix('[') {
-            let name = rest.strip_suffix(']').unwrap_or(rest).trim();
-            in_profile = name == profile;
-            found |= in_profile;
-            continue;
-        }
-        if !in_profile {
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v);
-            fields.push((k.trim().to_ascii_lowercase(), v.to_owned()));
-        }
-    }
-    if !found {
-        return Ok(None);
-    }
-    let get = |key: &str| {
-        fields
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    let place = format!("credentials file {} [{profile}]", path.display());
-    if get("enable").is_some_and(|v| v.eq_ignore_ascii_case("false")) {
-        return Ok(None);
-    }
-    let need = |key: &str| -> Result<String> {
-        match get(key) {
-            Some(v) if !v.is_empty() => Ok(v.to_owned()),
-            _ => Err(Error::credentials(format!("{place}: {key} is missing"))),
-        }
-    };
-    let kind = get("type").unwrap_or("access_key");
-    let creds = match kind {
-        "access_key" => Credentials::access_key(need("access_key_id")?, need("access_key_secret")?),
-        "sts" => Credentials::sts(
-            need("access_key_id")?,
-            need("access_key_secret")?,
-            need("security_token")?,
-        ),
-        other => {
-            return Err(Error::credentials(format!(
-                "{place}: type {other:?} is not supported (use access_key or sts)"
-            )))
-        }
-    };
-    Ok(Some(creds.with_source(place)))
-}
-
-/// Reads one profile of the `aliyun` CLI's `config.json`.
-///
-/// `profile` None means the file's `current` profile (else `default`).
-pub(crate) fn credentials_from_cli_config(
-    text: &str,
-    profile: Option<&str>,
-    path: &Path,
-) -> Result<Option<Credentials>> {
-    #[derive(serde::Deserialize)]
-    struct Config {
-        #[serde(default)]
-        current: String,
-        #[serde(default)]
-        profiles: Vec<Profile>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Profile {
-        #[serde(default)]
-        name: String,
-        #[serde(default)]
-        mode: String,
-        #[serde(default)]
-        access_key_id: String,
-        #[serde(default)]
-        access_key_secret: String,
-        #[serde(default)]
-        sts_token: String,
-    }
-    let config: Config = serde_json::from_str(text).map_err(|e| {
-        // Only the kind and the place: serde_json's own text quotes the
-        // value it choked on, which may be a secret.
-        let what = match e.classify() {
-            serde_json::error::Category::Io => "could not be read",
-            serde_json::error::Category::Syntax => "is not valid JSON",
-            serde_json::error::Category::Data => "does not have the aliyun CLI's shape",
-            serde_json::error::Category::Eof => "ends too early",
-        };
-        Error::credentials(format!(
-            "{} {what} (line {}, column {})",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let name = match profile {
-        Some(p) => p.to_owned(),
-        None if !config.current.is_empty() => config.current.clone(),
-        None => "default".to_owned(),
-    };
-    let Some(p) = config.profiles.iter().find(|p| p.name == name) else {
-        return Ok(None);
-    };
-    let place = format!("{} profile {name:?}", path.display());
-    let need = |key: &str, value: &str| -> Result<String> {
-        if value.is_empty() {
-            Err(Error::credentials(format!("{place}: {key} is missing")))
-        } else {
-            Ok(value.to_owned())
-        }
-    };
-    let creds = match p.mode.as_str() {
-        "AK" | "" => Credentials::access_key(
-            need("access_key_id", &p.access_key_id)?,
-            need("access_key_secret", &p.access_key_secret)?,
-        ),
-        "StsToken" => Credentials::sts(
-            need("access_key_id", &p.access_key_id)?,
-            need("access_key_secret", &p.access_key_secret)?,
-            need("sts_token", &p.sts_token)?,
-        ),
-        other => {
-            return Err(Error::credentials(format!(
-                "{place}: mode {other:?} is not supported (use AK or StsToken)"
-            )))
-        }
-    };
-    Ok(Some(creds.with_source(place)))
-}
+#[cfg(test)]
+pub(crate) mod fake_env;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct FakeEnv {
-        vars: HashMap<&'static str, String>,
-        home: Option<PathBuf>,
-    }
-    impl Env for FakeEnv {
-        fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
-            self.vars.get(name).map(Into::into)
-        }
-        fn home(&self) -> Option<PathBuf> {
-            self.home.clone()
-        }
-    }
-
-    fn temp_home(tag: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("ens-upload-cred-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    #[test]
-    fn env_wins_and_sts_token_is_picked_up() {
-        let env = FakeEnv {
-            vars: HashMap::from([
-                (ENV_ACCESS_KEY_ID, "id".to_string()),
-                (ENV_ACCESS_KEY_SECRET, "sec".to_string()),
-                (ENV_SECURITY_TOKEN, "tok".to_string()),
-            ]),
-            home: None,
-        };
-        let c = resolve_chain(&env, None).unwrap();
-        assert_eq!(c.access_key_id(), "id");
-        assert_eq!(c.secret(), "sec");
-        assert_eq!(c.security_token(), Some("tok"));
-        assert_eq!(c.source(), "environment");
-    }
-
-    #[test]
-    fn half_set_env_is_an_error_not_a_fallthrough() {
-        let env = FakeEnv {
-            vars: HashMap::from([(ENV_ACCESS_KEY_ID, "id".to_string())]),
-            home: None,
-        };
-        let e = resolve_chain(&env, None).unwrap_err();
-        assert!(e.to_string().contains(ENV_ACCESS_KEY_SECRET), "{e}");
-    }
-
-    #[test]
-    fn ini_profiles_and_types() {
-        let home = temp_home("ini");
-        std::fs::create_dir_all(home.join(".alibabacloud")).unwrap();
-        std::fs::write(
-            home.join(".alibabacloud/credentials.ini"),
-            "# comment\n[default]\nenable = true\ntype = access_key\naccess_key_id = AKID\naccess_key_secret = AKSECRET\n\n[dev]\ntype = sts\naccess_key_id = STSID\naccess_key_secret = STSSECRET\nsecurity_token = STSTOKEN\n[off]\nenable = false\ntype = access_key\naccess_key_id = x\naccess_key_secret = y\n[role]\ntype = ecs_ram_role\n",
-        )
-        .unwrap();
-        let mut env = FakeEnv {
-            vars: HashMap::new(),
-            home: Some(home.clone()),
-        };
-        let c = resolve_chain(&env, None).unwrap();
-        assert_eq!((c.access_key_id(), c.secret()), ("AKID", "AKSECRET"));
-        assert!(c.source().contains("[default]"));
-
-        env.vars.insert(ENV_PROFILE, "dev".into());
-        let c = resolve_chain(&env, None).unwrap();
-        assert_eq!(c.security_token(), Some("STSTOKEN"));
-
-        // An explicit profile beats the env profile.
-        let c = resolve_chain(&env, Some("default")).unwrap();
-        assert_eq!(c.access_key_id(), "AKID");
-
-        let e = resolve_chain(&env, Some("role")).unwrap_err();
-        assert!(e.to_string().contains("ecs_ram_role"), "{e}");
-
-        // A disabled profile is skipped and the chain names every place.
-        let e = resolve_chain(&env, Some("off")).unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.contains("environment"), "{msg}");
-        assert!(msg.contains("credentials.ini"), "{msg}");
-        assert!(msg.contains("config.json"), "{msg}");
-    }
-
-    #[test]
-    fn a_malformed_cli_config_is_reported_without_its_values() {
-        // A secret where a string list was expected: serde_json's own
-        // message would quote it.
-        for text in [
-            r#"{"current":"default","profiles":[{"name":"default","access_key_secret":["SECRET-DO-NOT-LEAK"]}]}"#,
-            r#"{"current":"default","profiles":[{"name":"default","access_key_secret":7}], "SECRET-DO-NOT-LEAK"}"#,
-            r#"{"profiles":"SECRET-DO-NOT-LEAK"}"#,
-        ] {
-            let e = Credentials::from_cli_config_str(text, None).unwrap_err();
-            let shown = format!("{e} {e:?}");
-            assert!(!shown.contains("SECRET-DO-NOT-LEAK"), "{shown}");
-            assert!(shown.contains("line 1, column"), "{shown}");
-        }
-    }
-
-    #[test]
-    fn cli_config_current_and_modes() {
-        let home = temp_home("cli");
-        std::fs::create_dir_all(home.join(".aliyun")).unwrap();
-        std::fs::write(
-            home.join(".aliyun/config.json"),
-            r#"{"current":"sts","profiles":[
-                {"name":"default","mode":"AK","access_key_id":"A1","access_key_secret":"S1"},
-                {"name":"sts","mode":"StsToken","access_key_id":"A2","access_key_secret":"S2","sts_token":"T2"},
-                {"name":"role","mode":"RamRoleArn"}]}"#,
-        )
-        .unwrap();
-        let env = FakeEnv {
-            vars: HashMap::new(),
-            home: Some(home),
-        };
-        let c = resolve_chain(&env, None).unwrap();
-        assert_eq!(
-            (c.access_key_id(), c.secret(), c.security_token()),
-            ("A2", "S2", Some("T2"))
-        );
-        let c = resolve_chain(&env, Some("default")).unwrap();
-        assert_eq!((c.access_key_id(), c.secret()), ("A1", "S1"));
-        let e = resolve_chain(&env, Some("role")).unwrap_err();
-        assert!(e.to_string().contains("RamRoleArn"));
-    }
-
-    #[test]
-    fn explicit_credentials_file_that_is_missing_is_an_error() {
-        let env = FakeEnv {
-            vars: HashMap::from([(ENV_CREDENTIALS_FILE, "/nonexistent/creds.ini".to_string())]),
-            home: None,
-        };
-        let e = resolve_chain(&env, None).unwrap_err();
-        assert!(e.to_string().contains("/nonexistent/creds.ini"), "{e}");
-    }
 
     #[test]
     fn debug_never_shows_secrets() {
@@ -727,12 +352,31 @@ mod tests {
         for name in [
             ENV_ACCESS_KEY_ID,
             ENV_SECURITY_TOKEN,
+            ENV_ROLE_ARN,
             ENV_CREDENTIALS_FILE,
             ENV_PROFILE,
+            ENV_CLI_PROFILE_DISABLED,
         ] {
-            let e = resolve_chain(&NotUnicodeEnv(name), None).unwrap_err();
+            let e = chain::resolve_static(&NotUnicodeEnv(name), None).unwrap_err();
             let text = e.to_string();
             assert!(text.contains(name) && text.contains("UTF-8"), "{text}");
         }
+    }
+
+    #[test]
+    fn the_static_api_refuses_what_needs_the_network_saying_what_to_use() {
+        let ini = "[role]\ntype = ram_role_arn\naccess_key_id = a\naccess_key_secret = SECRET-X\nrole_arn = acs:ram::1:role/r\n";
+        let e = Credentials::from_ini_str(ini, "role").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("AssumeRole acs:ram::1:role/r"), "{text}");
+        assert!(
+            text.contains("DefaultCredentialsChain") && text.contains("Client::builder()"),
+            "{text}"
+        );
+        assert!(!text.contains("SECRET-X"), "{text}");
+        let json = r#"{"current":"x","profiles":[{"name":"x","mode":"External","process_command":"/bin/creds"}]}"#;
+        let e = Credentials::from_cli_config_str(json, None).unwrap_err();
+        assert!(e.to_string().contains("external process /bin/creds"), "{e}");
+        assert!(Credentials::from_ini_str(ini, "absent").unwrap().is_none());
     }
 }
