@@ -914,3 +914,30 @@ fn object_flags_set_what_the_object_is_stored_with() {
         refused.stderr
     );
 }
+
+/// The CLI runs the whole default chain: a credentials URI (the chain's
+/// last step, with the ECS step turned off) serves refreshing STS
+/// credentials, and the answer is the server's, not the bundled emulator's.
+#[test]
+fn the_default_chain_reaches_network_providers() {
+    let home = TempDir::new("cli-chain-uri");
+    let emu = ens_upload::emulator::Emulator::start().unwrap();
+    let endpoint = emu.endpoint();
+    let mut cmd = command(
+        &home,
+        example(),
+        &["--bucket", "test", "--endpoint", &endpoint, "-v"],
+    );
+    cmd.env("ALIBABA_CLOUD_CREDENTIALS_URI", emu.credentials_uri())
+        .env("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true");
+    let out = common::run(cmd, home.path(), "prepare_upload", RUN_LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    let json = one_json_object(&out);
+    assert!(json["BucketName"].as_str().unwrap().starts_with("test"));
+    assert!(json.get("Emulator").is_none(), "{json:?}");
+    assert!(out.stderr.contains("credentials URI"), "{}", out.stderr);
+    assert_eq!(
+        emu.issued_credentials(ens_upload::emulator::IssuedBy::CredentialsUri),
+        1
+    );
+}

@@ -342,14 +342,9 @@ fn cancelled_message(args: &Args, stored: u64, total: u64) -> String {
 
 /// Does the job and returns the JSON object to print.
 fn run(args: &Args, interrupted: Option<Arc<AtomicBool>>) -> Result<serde_json::Value, Error> {
-    let chain = || match &args.profile {
-        Some(p) => Credentials::from_profile(p),
-        None => Credentials::from_default_chain(),
-    };
     // Keeps the emulator alive until the call is done.
     let mut _emulator = None;
-    let mut builder = Client::builder();
-    let credentials = if args.emulator {
+    let client = if args.emulator {
         if args.checkpoint.is_some() && args.emulator_data_dir.is_none() {
             eprintln!(
                 "prepare_upload: note: the bundled emulator keeps nothing after this run, so --checkpoint resumes against it only with --emulator-data-dir DIR"
@@ -364,12 +359,30 @@ fn run(args: &Args, interrupted: Option<Arc<AtomicBool>>) -> Result<serde_json::
             ),
             None => eprintln!("prepare_upload: using the bundled emulator at {}", emu.0),
         }
-        builder = builder.endpoint(emu.0.clone());
+        let client = emulator_client(args, &emu.0, creds)?;
         _emulator = Some(emu);
-        creds
+        client
     } else {
-        match (chain(), &args.endpoint) {
-            (Ok(c), _) => c,
+        // The whole default chain: environment, OIDC, the aliyun CLI
+        // profile, the credentials file, the ECS RAM role, a credentials
+        // URI; the ones with expiring credentials are refreshed.
+        let mut builder = Client::builder().signature(args.signature);
+        if let Some(p) = &args.profile {
+            builder = builder.profile(p.clone());
+        }
+        if let Some(url) = &args.endpoint {
+            builder = builder.endpoint(url.clone());
+        }
+        // A chain ending on the network (ECS, a URI) is asked now, so
+        // that "nothing found" is known before anything else is done.
+        let found = builder
+            .build()
+            .and_then(|c| c.current_credentials().map(|_| c));
+        match (found, &args.endpoint) {
+            (Ok(c), _) => {
+                ::log::info!("credentials from {}", c.credentials_source());
+                c
+            }
             (Err(Error::NoCredentials { looked_in, .. }), None) => {
                 // An upload into a store that vanishes with this process
                 // must never look like a success: only when asked for.
@@ -385,20 +398,13 @@ fn run(args: &Args, interrupted: Option<Arc<AtomicBool>>) -> Result<serde_json::
                     "prepare_upload: no cloud credentials found, so the bundled emulator at {} answers (add --emulator to choose it; -v shows where credentials were looked for)",
                     emu.0
                 );
-                builder = builder.endpoint(emu.0.clone());
+                let client = emulator_client(args, &emu.0, creds)?;
                 _emulator = Some(emu);
-                creds
+                client
             }
             (Err(e), _) => return Err(e),
         }
     };
-    if let Some(url) = &args.endpoint {
-        builder = builder.endpoint(url.clone());
-    }
-    let client = builder
-        .credentials(credentials)
-        .signature(args.signature)
-        .build()?;
 
     let mut request = PrepareUploadRequest::new(args.bucket.clone());
     if let Some(ip) = &args.client_ip {
@@ -505,6 +511,15 @@ fn upload(
 type RunningEmulator = (String, ens_upload::emulator::Emulator);
 #[cfg(not(feature = "emulator"))]
 type RunningEmulator = (String, ());
+
+/// A client for the bundled emulator at `endpoint`, with its keys.
+fn emulator_client(args: &Args, endpoint: &str, creds: Credentials) -> Result<Client, Error> {
+    Client::builder()
+        .endpoint(endpoint.to_owned())
+        .credentials(creds)
+        .signature(args.signature)
+        .build()
+}
 
 #[cfg(feature = "emulator")]
 fn start_emulator(args: &Args) -> Result<(RunningEmulator, Credentials), Error> {

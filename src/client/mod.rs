@@ -462,10 +462,11 @@ impl Client {
     }
 
     /// Where this client's credentials come from, e.g. `environment` or
-    /// `AssumeRole acs:ram::123:role/uploader (source: environment)`.
+    /// `AssumeRole acs:ram::123:role/uploader (source: environment)`; for
+    /// the default chain, once it has fetched, the step that answered.
     /// Never a secret.
-    pub fn credentials_source(&self) -> &str {
-        self.inner.credentials.describe()
+    pub fn credentials_source(&self) -> String {
+        self.inner.credentials.source()
     }
 
     /// The credentials the next request would sign with, fetched or

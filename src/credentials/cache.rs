@@ -115,6 +115,15 @@ impl CredentialCache {
         &self.description
     }
 
+    /// Where the credentials in hand came from (their `source`), else what
+    /// the provider is.
+    pub(crate) fn source(&self) -> String {
+        match self.fixed.clone().or_else(|| self.held()) {
+            Some(c) => c.creds.source().to_owned(),
+            None => self.description.clone(),
+        }
+    }
+
     /// The fixed credentials; for a provider, a description with no key.
     pub(crate) fn fixed_or_description(&self) -> &Credentials {
         match &self.fixed {

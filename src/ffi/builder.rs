@@ -514,7 +514,7 @@ pub unsafe extern "C" fn ens_client_builder_build(
         }
         let client = inner.build().map_err(|e| ens_error::from_error(&e))?;
         let endpoint = cstring(client.endpoint());
-        let credentials_source = cstring(client.credentials_source());
+        let credentials_source = cstring(&client.credentials_source());
         let handle = Box::into_raw(Box::new(ens_client {
             client,
             endpoint,
