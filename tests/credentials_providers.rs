@@ -323,3 +323,65 @@ fn a_credential_expiring_mid_upload_signs_later_parts_with_the_new_one() {
         .collect();
     assert!(ids.len() >= 2, "parts signed with two credentials: {ids:?}");
 }
+
+/// A device whose clock is two hours behind the servers': the metadata
+/// server's `Date` corrects the clock, so expiry is judged by the servers'
+/// time and the credentials are refreshed before they expire (never
+/// refused as expired).
+#[test]
+fn expiry_is_judged_by_the_corrected_clock() {
+    let emu = Emulator::builder()
+        .clock_skew_secs(7200)
+        .issued_credential_lifetime(Duration::from_secs(6))
+        .start()
+        .unwrap();
+    let p = EcsRamRoleProvider::new().metadata_endpoint(emu.ecs_metadata_endpoint());
+    let c = client(&emu, p);
+    prepare(&c).unwrap();
+    assert!(
+        (7190..=7210).contains(&c.clock_offset()),
+        "{}",
+        c.clock_offset()
+    );
+    let expires = c.current_credentials().unwrap().expiration().unwrap();
+    let left = expires
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .as_secs();
+    assert!(
+        left > 7000,
+        "the expiry is on the servers' clock: {left} s ahead of ours"
+    );
+    std::thread::sleep(Duration::from_millis(4200));
+    prepare(&c).unwrap();
+    assert_eq!(
+        emu.issued_credentials(IssuedBy::EcsMetadata),
+        2,
+        "refreshed when due"
+    );
+    assert!(
+        emu.requests()
+            .iter()
+            .all(|r| r.code.as_deref() != Some("InvalidSecurityToken.Expired")),
+        "never sent expired"
+    );
+}
+
+#[test]
+fn an_oidc_token_never_reaches_an_error() {
+    let emu = Emulator::builder()
+        .oidc_token("the-right-one")
+        .start()
+        .unwrap();
+    let dir = TempDir::new("oidc-secret");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.a-secret-oidc-token").unwrap();
+    let p = OidcRoleProvider::new(ROLE_ARN, OIDC_PROVIDER_ARN, &token_file)
+        .sts_endpoint(emu.sts_endpoint());
+    let c = client(&emu, p);
+    let e = prepare(&c).unwrap_err();
+    let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+    assert!(shown.contains("AuthenticationFail.OIDCToken"), "{shown}");
+    assert!(!shown.contains("a-secret-oidc-token"), "{shown}");
+    assert!(!format!("{c:?}").contains("a-secret-oidc-token"));
+}
