@@ -19,19 +19,7 @@ use ens_upload::{
 const ROLE_ARN: &str = "acs:ram::1234567890123456:role/uploader";
 const OIDC_PROVIDER_ARN: &str = "acs:ram::1234567890123456:oidc-provider/ack-rrsa";
 
-fn client(emu: &Emulator, provider: impl CredentialsProvider + 'static) -> Client {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials_provider(provider)
-        .build()
-        .unwrap()
-}
-
-fn prepare(client: &Client) -> Result<()> {
-    client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .map(|_| ())
-}
+use common::{client_with_provider as client, prepare_test as prepare};
 
 #[test]
 fn assume_role_signed_by_an_access_key_and_chained() {

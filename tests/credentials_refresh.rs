@@ -11,9 +11,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime};
 
 use ens_upload::emulator::{Emulator, TEST_SECURITY_TOKEN, TEST_STS_ACCESS_KEY_SECRET};
-use ens_upload::{
-    Client, Credentials, CredentialsProvider, Error, FetchContext, PrepareUploadRequest, Result,
-};
+use ens_upload::{Credentials, CredentialsProvider, Error, FetchContext, Result};
 
 /// Hands out the emulator's STS credentials with a chosen lifetime, counts
 /// its fetches, and fails the fetches it is told to fail.
@@ -62,19 +60,7 @@ impl CredentialsProvider for Scripted {
     }
 }
 
-fn client(emu: &Emulator, provider: Arc<Scripted>) -> Client {
-    Client::builder()
-        .endpoint(emu.endpoint())
-        .credentials_provider(provider)
-        .build()
-        .unwrap()
-}
-
-fn prepare(client: &Client) -> Result<()> {
-    client
-        .prepare_upload(&PrepareUploadRequest::new("test"))
-        .map(|_| ())
-}
+use common::{client_with_provider as client, prepare_test as prepare};
 
 #[test]
 fn eight_threads_meeting_no_credentials_cause_one_fetch() {

@@ -146,6 +146,37 @@ impl RoleSettings {
     }
 }
 
+/// The settings both role providers share, as builder methods.
+macro_rules! role_setters {
+    () => {
+        /// `RoleSessionName`: 2 to 64 of `[A-Za-z0-9.@_-]` (shown in the
+        /// role's audit logs; default `ens-upload-<unix time>`).
+        pub fn role_session_name(mut self, name: impl Into<String>) -> Self {
+            self.settings.session_name = Some(name.into());
+            self
+        }
+
+        /// `DurationSeconds`: from 900 up to the role's maximum (default 3600).
+        pub fn duration_seconds(mut self, secs: u32) -> Self {
+            self.settings.duration_secs = secs;
+            self
+        }
+
+        /// A policy (JSON) narrowing the role's permissions.
+        pub fn policy(mut self, policy: impl Into<String>) -> Self {
+            self.settings.policy = Some(policy.into());
+            self
+        }
+
+        /// The STS URL (e.g. `https://sts.cn-hangzhou.aliyuncs.com`, or an
+        /// `http://` one for tests and private clouds).
+        pub fn sts_endpoint(mut self, url: impl Into<String>) -> Self {
+            self.settings.sts_endpoint = Some(url.into());
+            self
+        }
+    };
+}
+
 /// Credentials for a RAM role, from STS `AssumeRole` signed by a source
 /// credential (an AccessKey, or STS credentials for a chained role);
 /// refreshed before they expire.
@@ -193,35 +224,11 @@ impl RamRoleArnProvider {
         }
     }
 
-    /// `RoleSessionName`: 2 to 64 of `[A-Za-z0-9.@_-]` (shown in the
-    /// role's audit logs).
-    pub fn role_session_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.session_name = Some(name.into());
-        self
-    }
-
-    /// `DurationSeconds`: from 900 up to the role's maximum (default 3600).
-    pub fn duration_seconds(mut self, secs: u32) -> Self {
-        self.settings.duration_secs = secs;
-        self
-    }
-
-    /// A policy (JSON) narrowing the role's permissions.
-    pub fn policy(mut self, policy: impl Into<String>) -> Self {
-        self.settings.policy = Some(policy.into());
-        self
-    }
+    role_setters!();
 
     /// `ExternalId`, when the role's trust policy asks for one.
     pub fn external_id(mut self, id: impl Into<String>) -> Self {
         self.external_id = Some(id.into());
-        self
-    }
-
-    /// The STS URL (e.g. `https://sts.cn-hangzhou.aliyuncs.com`, or an
-    /// `http://` one for tests and private clouds).
-    pub fn sts_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.settings.sts_endpoint = Some(url.into());
         self
     }
 }
@@ -331,29 +338,7 @@ impl OidcRoleProvider {
         oidc_from_env(&ProcessEnv)
     }
 
-    /// See [`RamRoleArnProvider::role_session_name`].
-    pub fn role_session_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.session_name = Some(name.into());
-        self
-    }
-
-    /// See [`RamRoleArnProvider::duration_seconds`].
-    pub fn duration_seconds(mut self, secs: u32) -> Self {
-        self.settings.duration_secs = secs;
-        self
-    }
-
-    /// See [`RamRoleArnProvider::policy`].
-    pub fn policy(mut self, policy: impl Into<String>) -> Self {
-        self.settings.policy = Some(policy.into());
-        self
-    }
-
-    /// See [`RamRoleArnProvider::sts_endpoint`].
-    pub fn sts_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.settings.sts_endpoint = Some(url.into());
-        self
-    }
+    role_setters!();
 }
 
 pub(crate) fn oidc_from_env(env: &dyn Env) -> Result<Option<OidcRoleProvider>> {

@@ -33,6 +33,25 @@ pub fn client_for(emu: &Emulator, creds: Credentials) -> Client {
         .expect("client builds")
 }
 
+/// A client for `emu` whose credentials come from `provider`.
+pub fn client_with_provider(
+    emu: &Emulator,
+    provider: impl ens_upload::CredentialsProvider + 'static,
+) -> Client {
+    Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials_provider(provider)
+        .build()
+        .expect("client builds")
+}
+
+/// `PrepareUpload` of bucket `test`, its answer dropped.
+pub fn prepare_test(client: &Client) -> ens_upload::Result<()> {
+    client
+        .prepare_upload(&ens_upload::PrepareUploadRequest::new("test"))
+        .map(|_| ())
+}
+
 /// Serves `response` (raw HTTP bytes) to each of the next `count` connections,
 /// after reading the request head. Returns the endpoint URL.
 pub fn canned_server(response: Vec<u8>, count: usize) -> String {
