@@ -185,7 +185,8 @@ pub unsafe extern "C" fn ens_upload_options_set_cache_control(
 /// The object's storage class, an `ens_storage_class` as an `int`:
 /// `ENS_STORAGE_CLASS_BUCKET_DEFAULT` (0, the default) sends none, so the
 /// bucket's applies. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for
-/// NULL `options` or another value. Not thread-safe per options object.
+/// NULL `options` or another value. `options` stays owned by the caller. Not
+/// thread-safe per options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -228,7 +229,8 @@ pub unsafe extern "C" fn ens_upload_options_set_storage_class(
 /// 409, without retrying, and nothing is replaced (a multipart upload is
 /// checked when it starts and when it completes). 0 (the default)
 /// overwrites. Returns `ENS_OK`, or `ENS_ERR_INVALID_ARGUMENT` for NULL
-/// `options`. Not thread-safe per options object.
+/// `options`. `options` stays owned by the caller. Not thread-safe
+/// per options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -255,7 +257,8 @@ pub unsafe extern "C" fn ens_upload_options_set_forbid_overwrite(
 /// `"max part size"`) naming the smallest cap that works. Returns `ENS_OK`,
 /// `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT` for NULL `options`;
 /// failures are remembered as described at
-/// `ens_upload_options_set_part_size`. Not thread-safe per options object.
+/// `ens_upload_options_set_part_size`. `options` stays owned by the caller.
+/// Not thread-safe per options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.
@@ -279,7 +282,8 @@ pub unsafe extern "C" fn ens_upload_options_set_max_part_size(
 /// set with `ens_upload_options_set_threads` or chosen from the part count.
 /// Returns `ENS_OK`, `ENS_ERR_INVALID_INPUT` or `ENS_ERR_INVALID_ARGUMENT`
 /// for NULL `options`; failures are remembered as described at
-/// `ens_upload_options_set_part_size`. Not thread-safe per options object.
+/// `ens_upload_options_set_part_size`. `options` stays owned by the caller.
+/// Not thread-safe per options object.
 ///
 /// # Safety
 /// `options` is NULL or live options.
