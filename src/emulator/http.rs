@@ -155,14 +155,50 @@ fn parse_head(head: &[u8]) -> Result<HttpRequest, u16> {
     } else {
         !connection.contains("close")
     };
+    let target = match absolute_form(target) {
+        Some((authority, origin)) => {
+            match headers.iter_mut().find(|(k, _)| k == "host") {
+                Some((_, host)) => *host = authority.to_owned(),
+                None => headers.push(("host".to_owned(), authority.to_owned())),
+            }
+            origin
+        }
+        None => target.to_owned(),
+    };
     Ok(HttpRequest {
         method: method.to_owned(),
-        target: target.to_owned(),
+        target,
         headers,
         content_length,
         body: Vec::new(),
         keep_alive,
     })
+}
+
+/// An absolute-form request target (`http://host[:port]/path?query`, as a
+/// client sends it to an HTTP proxy) split into its authority and the
+/// origin-form (`/path?query`) the services route on. A server must accept
+/// it and take the host from it, not from `Host` (RFC 9112 §3.2.2). That is
+/// how a client whose metadata address is fixed (`100.100.100.200`, as in
+/// the official credentials libraries) reaches the emulator: through
+/// `HTTP_PROXY` pointed at it.
+fn absolute_form(target: &str) -> Option<(&str, String)> {
+    let scheme_end = target.find("://")?;
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let rest = &target[scheme_end + 3..];
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    if authority.is_empty() {
+        return None;
+    }
+    let origin = if tail.starts_with('/') {
+        tail.to_owned()
+    } else {
+        format!("/{tail}")
+    };
+    Some((authority, origin))
 }
 
 pub(super) fn write_response(
@@ -264,6 +300,35 @@ mod tests {
         assert_eq!(
             status(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
             Some(431)
+        );
+    }
+
+    #[test]
+    fn an_absolute_form_target_is_served_by_its_path_and_its_host() {
+        let target = |head: &[u8]| {
+            let req = parse_head(head).unwrap_or_else(|s| panic!("{s}"));
+            let host = req.header("host").map(str::to_owned);
+            (req.target, host)
+        };
+        assert_eq!(
+            target(b"GET http://100.100.100.200/latest/meta-data/ram/security-credentials/ HTTP/1.1\r\nHost: 100.100.100.200\r\n\r\n"),
+            ("/latest/meta-data/ram/security-credentials/".to_owned(), Some("100.100.100.200".to_owned()))
+        );
+        assert_eq!(
+            target(b"GET HTTP://b.oss.example:8080?uploads HTTP/1.1\r\nHost: stale\r\n\r\n"),
+            (
+                "/?uploads".to_owned(),
+                Some("b.oss.example:8080".to_owned())
+            )
+        );
+        assert_eq!(
+            target(b"PUT https://h HTTP/1.1\r\n\r\n"),
+            ("/".to_owned(), Some("h".to_owned()))
+        );
+        // Origin-form targets, and a path that merely contains `://`, stay.
+        assert_eq!(
+            target(b"GET /b/http://k HTTP/1.1\r\nHost: x\r\n\r\n"),
+            ("/b/http://k".to_owned(), Some("x".to_owned()))
         );
     }
 }
