@@ -101,10 +101,17 @@ pub(crate) fn split_authority(
     if authority.is_empty() {
         return Err("missing host");
     }
-    if authority.contains(['/', '?', '#']) {
+    // One pass over the bytes (a multi-character `contains` costs several
+    // times as much, on every answer).
+    let (mut path, mut user) = (false, false);
+    for &b in authority.as_bytes() {
+        path |= matches!(b, b'/' | b'?' | b'#');
+        user |= b == b'@';
+    }
+    if path {
         return Err("no path, query or fragment is allowed");
     }
-    if authority.contains('@') {
+    if user {
         return Err("no user name or password is allowed");
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {

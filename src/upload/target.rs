@@ -161,7 +161,14 @@ pub(crate) fn check_answer(bucket: &str, endpoint: &str) -> Result<()> {
             crate::prepare_upload::truncate_for_message(bucket)
         )));
     }
-    let authority = match endpoint.split_once("://") {
+    // The scheme ends at the first ':' when "//" follows it; a ':' without
+    // it starts a port. (Found by byte, not by a substring search: this
+    // runs on every PrepareUpload answer.)
+    let scheme_end = endpoint
+        .find(':')
+        .filter(|&i| endpoint[i + 1..].starts_with("//"));
+    let split = scheme_end.map(|i| (&endpoint[..i], &endpoint[i + 3..]));
+    let authority = match split {
         Some((s, rest)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => {
             rest
         }
