@@ -331,7 +331,7 @@ static void test_cancel_and_resume(void) {
      * cancelled: the upload is still cancelled, its Complete not sent. */
     uint64_t stored_bytes = ens_error_bytes_done(e);
     CHECK(stored_bytes <= size);
-    CHECK(stored_bytes % PART == 0);
+    CHECK(stored_bytes % PART == 0 || stored_bytes == size);
     CHECK(ens_error_bytes_total(e) == size);
     CHECK(ens_error_attempts(e) == 0);
     CHECK_CONTAINS(ens_error_message(e), "cancel");
@@ -350,8 +350,9 @@ static void test_cancel_and_resume(void) {
      * machine, got to call the callback that cancelled. */
     if (resumed < 3 || resumed > 10) FAIL("resumed %u parts", resumed);
     uint64_t resumed_bytes = (uint64_t)resumed * PART;
+    if (resumed_bytes > size) resumed_bytes = size; /* the last part is short */
     CHECK(stored_bytes == resumed_bytes);
-    CHECK(p.first_done == (resumed_bytes < size ? resumed_bytes : size));
+    CHECK(p.first_done == resumed_bytes);
     check_progress(&p, size);
     for (uint32_t n = 1; n <= resumed; n++) CHECK(ctl_num("main parts c/resume.bin %u", n) == 1);
     CHECK(ctl_num("main initiates c/resume.bin") == 1);
