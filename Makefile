@@ -8,6 +8,7 @@
 #   make install DESTDIR=/tmp/stage PREFIX=/usr   # staged install, for packaging
 #   make uninstall PREFIX=/usr/local
 #   make install NO_BUILD=1 BUILD=target/debug PREFIX=...  # install an existing build
+#   make TARGET=aarch64-unknown-linux-gnu CROSS_COMPILE=aarch64-linux-gnu-  # cross build
 #
 # Everything else (tests, lints) is plain cargo: see README.md.
 
@@ -18,12 +19,34 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CMAKEDIR   ?= $(LIBDIR)/cmake/ens_upload
 DESTDIR    ?=
 CARGO      ?= cargo
+# Extra flags for cargo, e.g. CARGO_FLAGS="--no-default-features --features rustls"
+# (no bundled roots: docs/platforms.md) or --locked.
+CARGO_FLAGS ?=
 INSTALL    ?= install
 
-# Where cargo puts the release build (honours CARGO_TARGET_DIR).
+# Cross builds (docs/platforms.md): TARGET is a Rust target triple, whose
+# standard library must be installed (rustup target add, or Debian's
+# libstd-rust-dev:<arch>); CROSS_COMPILE is the C cross toolchain's prefix,
+# used as the linker (the shared library) and as the C compiler and
+# archiver of ring's build script (CC_<target>, AR_<target>). Without
+# CROSS_COMPILE, cargo's own configuration (.cargo/config.toml, CC_<target>
+# in the environment) decides.
+TARGET        ?=
+CROSS_COMPILE ?=
+TARGET_UNDERSCORED := $(subst -,_,$(TARGET))
+TARGET_UPPER := $(shell echo '$(TARGET_UNDERSCORED)' | tr a-z A-Z)
+CARGO_TARGET := $(if $(TARGET),--target $(TARGET))
+CARGO_ENV    := $(if $(and $(TARGET),$(CROSS_COMPILE)),env \
+	CARGO_TARGET_$(TARGET_UPPER)_LINKER=$(CROSS_COMPILE)gcc \
+	CC_$(TARGET_UNDERSCORED)=$(CROSS_COMPILE)gcc \
+	AR_$(TARGET_UNDERSCORED)=$(CROSS_COMPILE)ar)
+
+# Where cargo puts the release build (honours CARGO_TARGET_DIR), under the
+# target triple for a cross build.
 TARGET_DIR ?= $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 PROFILE    ?= release
-BUILD      ?= $(TARGET_DIR)/$(PROFILE)
+BUILD      ?= $(TARGET_DIR)/$(if $(TARGET),$(TARGET)/)$(PROFILE)
+CARGO_ARGS = $(strip --profile $(PROFILE) $(CARGO_TARGET) $(CARGO_FLAGS))
 
 VERSION := $(shell sed -n 's/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
 
@@ -50,10 +73,10 @@ all: build
 build: staticlib sharedlib
 
 staticlib:
-	$(CARGO) rustc --profile $(PROFILE) --lib --crate-type staticlib
+	$(CARGO_ENV) $(CARGO) rustc $(CARGO_ARGS) --lib --crate-type staticlib
 
 sharedlib:
-	$(CARGO) rustc --profile $(PROFILE) --lib --crate-type cdylib -- -C link-arg=-Wl,-soname,$(SONAME)
+	$(CARGO_ENV) $(CARGO) rustc $(CARGO_ARGS) --lib --crate-type cdylib -- -C link-arg=-Wl,-soname,$(SONAME)
 
 install: $(if $(NO_BUILD),,build)
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(CMAKEDIR)

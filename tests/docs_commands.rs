@@ -10,8 +10,11 @@
 //! - the documented `cargo rustc` lines are the Makefile's own;
 //! - `cargo test/bench/build/fuzz ...` name tests, benches, features,
 //!   profiles, fuzz targets and files that exist;
-//! - link lines name the Makefile's system libraries, and `apt-get` the
-//!   packages the tests need;
+//! - link lines (`cc`, a cross `...-gcc`) name the Makefile's system
+//!   libraries, and `apt-get` the packages the tests need (in
+//!   docs/platforms.md: packages the cross toolchain of `.ci/cross` has);
+//! - `.ci/cross`, `rustup target add` and `dpkg --add-architecture` name
+//!   what `.ci/cross` knows;
 //! - the rest names what runs it (`.ci/run`, the C API tests).
 //!
 //! A command of a kind this file does not know fails the test: add a check.
@@ -270,6 +273,51 @@ fn check(doc: &Doc, cmake_dirs: &mut Vec<String>) -> Result<(), String> {
         "make" => check_make(doc),
         "cmake" => check_cmake(doc, cmake_dirs),
         "cc" => check_link(doc),
+        // A cross compiler (aarch64-linux-gnu-gcc): one .ci/cross uses.
+        gcc if gcc.ends_with("-gcc") => {
+            let prefix = gcc.trim_end_matches("-gcc");
+            if !cross_script().contains(&format!("echo {prefix} ;;")) {
+                return Err(format!(".ci/cross knows no gcc prefix {prefix}"));
+            }
+            check_link(doc)
+        }
+        ".ci/cross" => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(root().join(".ci/cross"))
+                .map_err(|e| e.to_string())?
+                .permissions()
+                .mode();
+            if mode & 0o111 == 0 {
+                return Err(".ci/cross is not executable".into());
+            }
+            match w.get(1).map(String::as_str) {
+                None => Ok(()),
+                Some(mode @ ("setup" | "sizes")) => cross_script()
+                    .contains(&format!("\"${{1:-}}\" = {mode} ]"))
+                    .then_some(())
+                    .ok_or_else(|| format!(".ci/cross has no {mode} mode")),
+                Some(other) => Err(format!(".ci/cross has no {other} mode")),
+            }
+        }
+        "rustup" => {
+            if w.get(1..3) != Some(&["target".to_owned(), "add".to_owned()][..]) {
+                return Err("only `rustup target add` is known".into());
+            }
+            match w[3..]
+                .iter()
+                .find(|t| !cross_script().contains(&format!("    {t}) echo ")))
+            {
+                Some(t) => Err(format!(".ci/cross does not build {t}")),
+                None => Ok(()),
+            }
+        }
+        "dpkg" => {
+            let line = doc.text();
+            cross_script()
+                .contains(&format!("chroot \"$dir\" {line}"))
+                .then_some(())
+                .ok_or_else(|| format!(".ci/cross does not run `{line}` in its chroot"))
+        }
         "export" => match w.get(1).and_then(|a| assignment(a)) {
             Some((k, _)) if k == "PKG_CONFIG_PATH" => Ok(()),
             _ => Err("only `export PKG_CONFIG_PATH=...` is known".into()),
@@ -281,6 +329,23 @@ fn check(doc: &Doc, cmake_dirs: &mut Vec<String>) -> Result<(), String> {
                 .contains(&line)
                 .then_some(())
                 .ok_or_else(|| format!("`{line}` is not in .ci/run"))
+        }
+        // The cross packages: ones the toolchain chroot of .ci/cross has.
+        "apt-get" if doc.place.starts_with("docs/platforms.md") => {
+            let script = cross_script();
+            let listed = script
+                .split("chroot_packages=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .ok_or(".ci/cross has no chroot_packages")?;
+            let listed: BTreeSet<&str> = listed.split_whitespace().filter(|p| *p != "\\").collect();
+            match w.iter().skip(2).filter(|a| !a.starts_with('-')).find(|p| {
+                let bare = p.split(':').next().unwrap_or(p);
+                !listed.contains(p.as_str()) && !listed.contains(bare)
+            }) {
+                Some(p) => Err(format!("{p} is not in .ci/cross's chroot_packages")),
+                None => Ok(()),
+            }
         }
         "apt-get" => {
             let documented: BTreeSet<&str> = w
@@ -328,6 +393,11 @@ fn check(doc: &Doc, cmake_dirs: &mut Vec<String>) -> Result<(), String> {
             "a command of a kind tests/docs_commands.rs does not check: {other}"
         )),
     }
+}
+
+fn cross_script() -> &'static str {
+    static SCRIPT: OnceLock<String> = OnceLock::new();
+    SCRIPT.get_or_init(|| read(".ci/cross"))
 }
 
 fn check_cargo(doc: &Doc) -> Result<(), String> {

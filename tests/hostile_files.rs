@@ -159,7 +159,13 @@ fn a_file_rewritten_or_grown_during_the_upload_is_never_reported_as_uploaded() {
     for (what, options, change) in cases {
         let e = upload_while_changing(options, change).unwrap_err();
         assert!(matches!(e, Error::LocalIo { .. }), "{what}: {e:?}");
-        assert!(e.to_string().contains("changed while"), "{what}: {e}");
+        // A rewrite truncates the file first: a body still being read then
+        // finds it short, before the change of identity is checked.
+        let message = e.to_string();
+        assert!(
+            message.contains("changed while") || message.contains("did it shrink"),
+            "{what}: {e}"
+        );
     }
 }
 

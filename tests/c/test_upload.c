@@ -207,8 +207,12 @@ static void test_multipart(void) {
     CHECK(ens_upload_result_resumed_parts(r) == 0);
     CHECK(strstr(ens_upload_result_etag(r), "-10") != NULL);
     check_progress(&p, size);
+    /* Starts at 0 and ends at the size, never going back (check_progress).
+     * How many calls come in between is not promised: a callback that lags
+     * behind the parts hears the current count instead of each part's end. */
     CHECK(p.first_done == 0);
-    CHECK(p.calls > 10); /* at least once per part */
+    CHECK(p.last_done == size);
+    CHECK(p.calls >= 2);
     for (int n = 1; n <= 10; n++) CHECK(ctl_num("main parts c/multi.bin %d", n) == 1);
     CHECK(ctl_num("main initiates c/multi.bin") == 1);
     CHECK(ctl_num("main uploads") == 0);
@@ -321,10 +325,13 @@ static void test_cancel_and_resume(void) {
     progress_init(&p);
     p.cancel_at = 350000;
     ens_error *e = upload_fails(c, "test", NULL, "c/resume.bin", path, o, &p, ENS_ERR_CANCELLED);
-    /* What the server stored: whole parts, which the resume below skips. */
+    /* What the server stored: whole parts, which the resume below skips.
+     * All of them when the worker sent every part before the callback (on
+     * the caller's thread, which hears the current count when it lags)
+     * cancelled: the upload is still cancelled, its Complete not sent. */
     uint64_t stored_bytes = ens_error_bytes_done(e);
-    CHECK(stored_bytes < size);
-    CHECK(stored_bytes % PART == 0);
+    CHECK(stored_bytes <= size);
+    CHECK(stored_bytes % PART == 0 || stored_bytes == size);
     CHECK(ens_error_bytes_total(e) == size);
     CHECK(ens_error_attempts(e) == 0);
     CHECK_CONTAINS(ens_error_message(e), "cancel");
@@ -343,8 +350,9 @@ static void test_cancel_and_resume(void) {
      * machine, got to call the callback that cancelled. */
     if (resumed < 3 || resumed > 10) FAIL("resumed %u parts", resumed);
     uint64_t resumed_bytes = (uint64_t)resumed * PART;
+    if (resumed_bytes > size) resumed_bytes = size; /* the last part is short */
     CHECK(stored_bytes == resumed_bytes);
-    CHECK(p.first_done == (resumed_bytes < size ? resumed_bytes : size));
+    CHECK(p.first_done == resumed_bytes);
     check_progress(&p, size);
     for (uint32_t n = 1; n <= resumed; n++) CHECK(ctl_num("main parts c/resume.bin %u", n) == 1);
     CHECK(ctl_num("main initiates c/resume.bin") == 1);
