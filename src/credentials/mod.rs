@@ -310,6 +310,9 @@ impl Env for ProcessEnv {
     fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
         std::env::var_os(name)
     }
+    // `home_dir` is deprecated up to rustc 1.85 (our MSRV) for its Windows
+    // behaviour, fixed in 1.86; it is only asked when HOME is unset.
+    #[allow(deprecated)]
     fn home(&self) -> Option<PathBuf> {
         std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
