@@ -96,18 +96,20 @@ fn send_rpc_v1(
     let timestamp = crate::clock::format_iso8601(session.clock.now());
     let nonce = sign::new_nonce();
 
+    // Laid out near the signer's sorted order (PrepareUpload's BucketName
+    // and ClientIp fall between Action and Format), so its sort has little
+    // to move on every call.
     let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 10);
-    all.extend_from_slice(&[
-        ("Action", action),
-        ("Version", API_VERSION),
-        ("Format", "JSON"),
-        ("AccessKeyId", creds.access_key_id()),
-        ("SignatureMethod", "HMAC-SHA1"),
-        ("SignatureVersion", "1.0"),
-        ("SignatureNonce", nonce.as_str()),
-        ("Timestamp", timestamp.as_str()),
-    ]);
+    all.extend_from_slice(&[("AccessKeyId", creds.access_key_id()), ("Action", action)]);
     all.extend_from_slice(params);
+    all.extend_from_slice(&[
+        ("Format", "JSON"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureNonce", nonce.as_str()),
+        ("SignatureVersion", "1.0"),
+        ("Timestamp", timestamp.as_str()),
+        ("Version", API_VERSION),
+    ]);
     if let Some(token) = creds.security_token() {
         all.push(("SecurityToken", token));
     }
