@@ -81,6 +81,15 @@ fn assume_role_from_the_builder_and_its_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("RoleSessionName"), "{e}");
 
+    // Not a role ARN: refused at build, naming the setting.
+    let e = Client::builder()
+        .endpoint(emu.endpoint())
+        .credentials(emu.credentials())
+        .role_arn("uploader")
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("acs:ram::"), "{e}");
+
     // A wrong source secret: STS refuses, the error names AssumeRole and
     // keeps STS's code underneath.
     let bad = RamRoleArnProvider::new(

@@ -390,6 +390,13 @@ impl ClientBuilder {
         let Some(role_arn) = &self.role_arn else {
             return Ok(cache);
         };
+        if !role_arn.starts_with("acs:ram::") || role_arn.chars().any(char::is_control) {
+            return Err(Error::invalid_input(
+                "RoleArn",
+                "must look like acs:ram::<account id>:role/<role name> (ClientBuilder::role_arn, \
+                 ens_client_builder_set_role_arn)",
+            ));
+        }
         let mut role = RamRoleArnProvider::new(Arc::new(cache), role_arn.clone());
         if let Some(name) = &self.role_session_name {
             crate::credentials::check_session_name(name)?;
