@@ -231,7 +231,7 @@ impl CredentialCache {
         }
         if !backoff_over(&state) {
             if let Some(last) = &state.last_error {
-                return Err(self.failure(last.clone(), true));
+                return Err(self.failure(last.clone()));
             }
         }
         self.fetch_locked(&mut state, session)
@@ -283,13 +283,13 @@ impl CredentialCache {
                 );
                 let e = Arc::new(e);
                 state.last_error = Some(e.clone());
-                Err(self.failure(e, false))
+                Err(self.failure(e))
             }
         }
     }
 
     /// The error a request gets when no valid credentials could be had.
-    fn failure(&self, last: Arc<Error>, waiting: bool) -> Error {
+    fn failure(&self, last: Arc<Error>) -> Error {
         let expired = self.held().is_some();
         // The chain's own "found nothing" stays itself.
         if let Error::NoCredentials { looked_in } = &*last {
@@ -297,9 +297,10 @@ impl CredentialCache {
                 looked_in: looked_in.clone(),
             };
         }
-        let what = match (expired, waiting) {
-            (true, _) => "the credentials expired and refreshing them failed",
-            (false, _) => "fetching credentials failed",
+        let what = if expired {
+            "the credentials expired and refreshing them failed"
+        } else {
+            "fetching credentials failed"
         };
         Error::Credentials {
             reason: format!("{}: {what}: {last}", self.description),
