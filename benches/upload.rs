@@ -136,7 +136,7 @@ fn main() {
             rss_single
         );
         println!(
-            "  library, defaults (8 MiB parts x2) {:7.1} MiB/s  ratio to curl {:.2}  client CPU {:5} ms ({:.2}x curl's)  peak RSS {} KiB",
+            "  library, defaults (parts, threads by size) {:7.1} MiB/s  ratio to curl {:.2}  client CPU {:5} ms ({:.2}x curl's)  peak RSS {} KiB",
             rate(m),
             c.as_secs_f64() / m.as_secs_f64(),
             multi_ms,
