@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::content;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
@@ -20,18 +22,6 @@ use ens_upload::emulator::{self, Emulator, RecordedRequest};
 use ens_upload::sign::{oss_canonical_resource, oss_v1};
 use ens_upload::upload::{MAX_TRAFFIC_LIMIT, MIN_PART_SIZE, MIN_TRAFFIC_LIMIT};
 use ens_upload::{Client, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
-
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn client_builder(emu: &Emulator) -> ens_upload::ClientBuilder {
     Client::builder()

@@ -7,8 +7,12 @@
 //! refused with their expired-token errors after; the services play their
 //! own injected faults.
 
+mod common;
+
+use common::dates::{civil, http_date, unix_now};
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use ens_upload::emulator::{
     Emulator, Fault, IssuedBy, DEFAULT_ECS_ROLE_NAME, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET,
@@ -230,26 +234,6 @@ fn uri_get(emu: &Emulator) -> Answer {
 
 const ROLES: &str = "/latest/meta-data/ram/security-credentials/";
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// `2026-12-04T12:00:00Z` → Unix seconds (by search over days: tests only).
 fn parse_expiration(s: &str) -> i64 {
     assert_eq!(s.len(), 20, "{s}");
@@ -258,25 +242,6 @@ fn parse_expiration(s: &str) -> i64 {
     let (y, m, d) = (n(0..4), n(5..7) as u32, n(8..10) as u32);
     let days = (0..200_000).find(|&days| civil(days) == (y, m, d)).unwrap();
     days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT`.
-fn http_date(unix: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    format!(
-        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[m as usize - 1],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// `20240506T070809Z`.

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::content;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -13,19 +15,6 @@ use common::{within, TempDir, MARGIN};
 use ens_upload::emulator::{Emulator, Fault, RecordedRequest};
 use ens_upload::upload::MIN_PART_SIZE;
 use ens_upload::{Client, Error, PrepareUploadRequest, ProgressAction, UploadOptions};
-
-/// Deterministic, non-repeating bytes (so a misplaced part shows).
-fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn write_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
     let data = content(len, seed);

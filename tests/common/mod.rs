@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod child;
+pub mod dates;
 pub mod temp_dir;
 pub mod time_bounds;
 pub mod tools;
@@ -21,6 +22,19 @@ use std::time::Duration;
 
 use ens_upload::emulator::Emulator;
 use ens_upload::{Client, Credentials};
+
+/// Deterministic, non-repeating bytes (so a misplaced part shows).
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
 
 /// A client for `emu` with the given credentials and short timeouts.
 pub fn client_for(emu: &Emulator, creds: Credentials) -> Client {
