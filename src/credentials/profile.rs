@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 use super::process::ExternalProcessProvider;
+use super::sts::RoleOptions;
 use super::{
     Credentials, CredentialsProvider, EcsRamRoleProvider, Env, OidcRoleProvider,
     RamRoleArnProvider, ENV_ECS_METADATA_DISABLED, ENV_STS_ENDPOINT,
@@ -84,52 +85,25 @@ pub(crate) fn env_true(env: &dyn Env, name: &str) -> Result<bool> {
 #[derive(Default)]
 struct Role {
     arn: String,
-    session_name: Option<String>,
-    duration_secs: Option<u32>,
-    policy: Option<String>,
+    options: RoleOptions,
     external_id: Option<String>,
-    sts_endpoint: Option<String>,
 }
 
 impl Role {
     fn assume_with(self, source: Found) -> RamRoleArnProvider {
-        let mut p = match source {
+        let p = match source {
             Found::Fixed(c) => RamRoleArnProvider::new(c, self.arn),
             Found::Provider(p) => RamRoleArnProvider::new(p, self.arn),
         };
-        if let Some(n) = self.session_name {
-            p = p.role_session_name(n);
+        let p = p.with_options(self.options);
+        match self.external_id {
+            Some(id) => p.external_id(id),
+            None => p,
         }
-        if let Some(d) = self.duration_secs {
-            p = p.duration_seconds(d);
-        }
-        if let Some(policy) = self.policy {
-            p = p.policy(policy);
-        }
-        if let Some(id) = self.external_id {
-            p = p.external_id(id);
-        }
-        if let Some(url) = self.sts_endpoint {
-            p = p.sts_endpoint(url);
-        }
-        p
     }
 
     fn oidc(self, provider_arn: String, token_file: PathBuf) -> OidcRoleProvider {
-        let mut p = OidcRoleProvider::new(self.arn, provider_arn, token_file);
-        if let Some(n) = self.session_name {
-            p = p.role_session_name(n);
-        }
-        if let Some(d) = self.duration_secs {
-            p = p.duration_seconds(d);
-        }
-        if let Some(policy) = self.policy {
-            p = p.policy(policy);
-        }
-        if let Some(url) = self.sts_endpoint {
-            p = p.sts_endpoint(url);
-        }
-        p
+        OidcRoleProvider::new(self.arn, provider_arn, token_file).with_options(self.options)
     }
 }
 
@@ -230,18 +204,20 @@ pub(crate) fn from_ini(
     let role = |arn: String| -> Result<Role> {
         Ok(Role {
             arn,
-            session_name: optional("role_session_name"),
-            duration_secs: match get("role_session_expiration") {
-                None => None,
-                Some(v) => Some(v.parse().map_err(|_| {
-                    Error::credentials(format!(
-                        "{place}: role_session_expiration must be a number of seconds"
-                    ))
-                })?),
+            options: RoleOptions {
+                session_name: optional("role_session_name"),
+                duration_secs: match get("role_session_expiration") {
+                    None => None,
+                    Some(v) => Some(v.parse().map_err(|_| {
+                        Error::credentials(format!(
+                            "{place}: role_session_expiration must be a number of seconds"
+                        ))
+                    })?),
+                },
+                policy: optional("policy"),
+                sts_endpoint: sts_for_profile(options, env, None, None, false)?,
             },
-            policy: optional("policy"),
             external_id: None,
-            sts_endpoint: sts_for_profile(options, env, None, None, false)?,
         })
     };
     let found = match get("type").unwrap_or("access_key") {
@@ -431,17 +407,19 @@ impl CliReader<'_> {
         let role = |session_name: &str| -> Result<Role> {
             Ok(Role {
                 arn: need("ram_role_arn", &p.ram_role_arn)?,
-                session_name: non_empty(session_name).map(str::to_owned),
-                duration_secs: (p.expired_seconds > 0).then_some(p.expired_seconds),
-                policy: non_empty(&p.policy).map(str::to_owned),
+                options: RoleOptions {
+                    session_name: non_empty(session_name).map(str::to_owned),
+                    duration_secs: (p.expired_seconds > 0).then_some(p.expired_seconds),
+                    policy: non_empty(&p.policy).map(str::to_owned),
+                    sts_endpoint: sts_for_profile(
+                        self.options,
+                        self.env,
+                        non_empty(&p.sts_endpoint),
+                        non_empty(&p.sts_region),
+                        p.enable_vpc,
+                    )?,
+                },
                 external_id: non_empty(&p.external_id).map(str::to_owned),
-                sts_endpoint: sts_for_profile(
-                    self.options,
-                    self.env,
-                    non_empty(&p.sts_endpoint),
-                    non_empty(&p.sts_region),
-                    p.enable_vpc,
-                )?,
             })
         };
         let access_key = || -> Result<Credentials> {

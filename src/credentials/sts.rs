@@ -146,6 +146,15 @@ impl RoleSettings {
     }
 }
 
+/// Optional role settings, as a profile file gives them.
+#[derive(Default)]
+pub(crate) struct RoleOptions {
+    pub(crate) session_name: Option<String>,
+    pub(crate) duration_secs: Option<u32>,
+    pub(crate) policy: Option<String>,
+    pub(crate) sts_endpoint: Option<String>,
+}
+
 /// The settings both role providers share, as builder methods.
 macro_rules! role_setters {
     () => {
@@ -172,6 +181,16 @@ macro_rules! role_setters {
         /// `http://` one for tests and private clouds).
         pub fn sts_endpoint(mut self, url: impl Into<String>) -> Self {
             self.settings.sts_endpoint = Some(url.into());
+            self
+        }
+
+        /// The settings a profile gave, each only where it gave one.
+        pub(crate) fn with_options(mut self, o: RoleOptions) -> Self {
+            let s = &mut self.settings;
+            s.session_name = o.session_name.or(s.session_name.take());
+            s.duration_secs = o.duration_secs.unwrap_or(s.duration_secs);
+            s.policy = o.policy.or(s.policy.take());
+            s.sts_endpoint = o.sts_endpoint.or(s.sts_endpoint.take());
             self
         }
     };
